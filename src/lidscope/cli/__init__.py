@@ -1,0 +1,28 @@
+"""The `lidscope` command line: one typer app; each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="lidscope",
+    help="Local intrinsic dimension (LID) of point clouds and of language-model token embeddings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _register() -> None:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            module.register(app)
+
+
+def main() -> None:
+    _register()
+    app()
