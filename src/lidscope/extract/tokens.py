@@ -1,0 +1,391 @@
+"""Sequences -> contextual token vectors of chosen layers (paper steps 2-4).
+
+Tokenisation truncates at ``max_length``; batches are formed from sequences of similar length
+(length bucketing) and padded on the right only to the longest sequence *of the batch*, so
+almost no compute is spent on padding. The forward pass runs under ``torch.inference_mode()`` and
+returns every hidden state; several layers come out of one pass (optionally averaged).
+
+Layer numbering follows ``hidden_states`` of ``transformers``: ``0`` is the embedding output,
+``1..n`` the blocks, ``-1`` the last block (for GPT-2/Llama-style models it already includes the
+final norm).
+
+Token rules (`TokenRules`), applied per sequence:
+
+1. padding is never kept; it is recognised by the attention mask, never by token id, so models
+   whose pad token equals their eos token (Llama-style) are handled correctly;
+2. ``drop_eos`` (default on): every token whose id is the tokenizer's ``eos_token_id`` is dropped,
+   except a start token at position 0 that rule 3 keeps;
+3. ``keep_bos`` (default on): a ``bos`` or ``cls`` token at position 0 is kept; with
+   ``keep_bos=False`` it is dropped;
+4. ``drop_special`` (default off): drop every special token of the tokenizer (overrides 3).
+
+So RoBERTa keeps ``<s>`` and drops ``</s>``; BERT keeps ``[CLS]`` and ``[SEP]`` (it has no eos);
+Llama keeps ``<s>`` and drops ``</s>``; GPT-2/SmolLM2 (no start token added) drop any eos.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lidscope.extract.errors import ExtractionError, ModelLoadError
+
+Progress = Callable[[str, int, int], None]
+#: ``sink(vectors, meta)``: ``vectors`` maps a layer label to a float32 (k, d) array, ``meta``
+#: maps ``seq_index``/``position``/``token_id`` to int arrays of length k.
+Sink = Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], None]
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """Which token positions become points. See the module docstring for the exact rules."""
+
+    keep_bos: bool = True
+    drop_eos: bool = True
+    drop_special: bool = False
+
+    def to_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """Extraction parameters (all recorded in results and part of the cache key).
+
+    Attributes:
+        layers: hidden-state indices (``-1`` = last).
+        average_layers: average the listed layers into one vector per token.
+        max_length: truncation length in tokens (special tokens included).
+        batch_size: most sequences per forward pass.
+        max_batch_tokens: most padded positions (rows x longest) per forward pass.
+        pad_tolerance: most padding per batch as a fraction of its real positions.
+        rules: token filtering rules.
+        masked_tokens: masked-token mode (masked LMs): mask each kept position in turn and take
+            the vector at the mask position; costs one sequence copy per token.
+        add_special_tokens: let the tokenizer add its special tokens (``[CLS]``, ``<s>``, ...).
+        pad_token_id: id used for padding positions (never read back); ``None`` = the tokenizer's
+            pad token, else its eos/bos/unk token.
+    """
+
+    layers: tuple[int, ...] = (-1,)
+    average_layers: bool = False
+    max_length: int = 512
+    batch_size: int = 64
+    max_batch_tokens: int = 16384
+    pad_tolerance: float = 0.1
+    rules: TokenRules = field(default_factory=TokenRules)
+    masked_tokens: bool = False
+    add_special_tokens: bool = True
+    pad_token_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ValueError("layers must list at least one hidden-state index, e.g. (-1,).")
+        if self.max_length < 1 or self.batch_size < 1 or self.max_batch_tokens < 1:
+            raise ValueError("max_length, batch_size and max_batch_tokens must be >= 1.")
+
+    def layer_labels(self) -> list[str]:
+        """Labels of the vectors produced: one per layer, or one for their average."""
+        if self.average_layers and len(self.layers) > 1:
+            return ["mean(" + ",".join(str(x) for x in self.layers) + ")"]
+        return [str(x) for x in self.layers]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+
+@dataclass
+class ExtractStats:
+    """Counts and timings of one extraction (seconds; tokens are real, unpadded positions)."""
+
+    n_sequences: int = 0
+    n_sequences_at_max_length: int = 0
+    n_tokens: int = 0
+    n_tokens_kept: int = 0
+    n_dropped_eos: int = 0
+    n_dropped_bos: int = 0
+    n_dropped_special: int = 0
+    n_positions_computed: int = 0
+    n_forward_passes: int = 0
+    seconds_tokenize: float = 0.0
+    seconds_forward: float = 0.0
+    pad_token_id: int | None = None
+    pad_token_source: str = ""
+
+    @property
+    def padding_ratio(self) -> float:
+        """Computed positions / real positions (1.0 = no padding)."""
+        return self.n_positions_computed / max(1, self._real_positions)
+
+    _real_positions: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d["n_real_positions_forwarded"] = self._real_positions
+        d["padding_ratio"] = self.padding_ratio
+        d["tokens_per_second"] = self._real_positions / self.seconds_forward if self.seconds_forward else None
+        return d
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def special_token_ids(tokenizer: Any) -> dict[str, Any]:
+    """``{"bos": set of start ids (bos, cls), "eos": eos id or None, "special": set of ids}``."""
+    bos = {i for i in (getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "cls_token_id", None)) if i is not None}
+    return {
+        "bos": bos,
+        "eos": getattr(tokenizer, "eos_token_id", None),
+        "special": set(getattr(tokenizer, "all_special_ids", []) or []),
+    }
+
+
+def keep_positions(ids: np.ndarray, rules: TokenRules, special: dict[str, Any]) -> np.ndarray:
+    """Boolean keep-mask over one unpadded sequence of token ids ``(T,)`` (see module rules)."""
+    ids = np.asarray(ids)
+    keep = np.ones(ids.shape[0], dtype=bool)
+    if ids.shape[0] == 0:
+        return keep
+    if rules.drop_special and special["special"]:
+        keep &= ~np.isin(ids, list(special["special"]))
+    if rules.drop_eos and special["eos"] is not None:
+        keep &= ids != special["eos"]
+    starts = int(ids[0]) in special["bos"]
+    if starts:
+        keep[0] = rules.keep_bos and not rules.drop_special
+    return keep
+
+
+def resolve_pad_id(tokenizer: Any, pad_token_id: int | None = None) -> tuple[int, str]:
+    """Pad id and where it came from. Padding is masked and dropped, so any real id works.
+
+    Raises:
+        ModelLoadError: the tokenizer has no pad, eos, bos or unk token and none was given.
+    """
+    if pad_token_id is not None:
+        return int(pad_token_id), "given"
+    for attr in ("pad_token_id", "eos_token_id", "bos_token_id", "unk_token_id"):
+        v = getattr(tokenizer, attr, None)
+        if v is not None:
+            return int(v), attr.replace("_token_id", "") + (" (tokenizer has no pad token)" if attr != "pad_token_id" else "")
+    raise ModelLoadError(
+        "the tokenizer has no pad, eos, bos or unk token, so batches cannot be padded. Pass "
+        "--pad-token-id ID (any valid token id: padding positions are masked and never measured)."
+    )
+
+
+def tokenize(
+    texts: Sequence[str],
+    tokenizer: Any,
+    max_length: int = 512,
+    add_special_tokens: bool = True,
+    progress: Progress | None = None,
+    chunk: int = 2000,
+) -> tuple[list[np.ndarray], int]:
+    """Token ids per text (int64 arrays, truncated by the tokenizer to ``max_length`` with its
+    special tokens kept) and how many sequences reached ``max_length`` (were likely truncated)."""
+    out: list[np.ndarray] = []
+    at_max = 0
+    for start in range(0, len(texts), chunk):
+        part = list(texts[start : start + chunk])
+        enc = tokenizer(
+            part, add_special_tokens=add_special_tokens, truncation=True, max_length=max_length
+        )["input_ids"]
+        for ids in enc:
+            at_max += len(ids) >= max_length
+            out.append(np.asarray(ids, dtype=np.int64))
+        if progress:
+            progress("tokenize", min(start + chunk, len(texts)), len(texts))
+    return out, at_max
+
+
+def plan_batches(
+    lengths: Sequence[int], batch_size: int, max_batch_tokens: int, pad_tolerance: float = 0.1
+) -> list[np.ndarray]:
+    """Length-bucketed batches of indices into ``lengths``.
+
+    Indices are sorted by length (longest first) and cut into consecutive runs such that a batch
+    has at most ``batch_size`` rows, at most ``max_batch_tokens`` padded positions
+    (rows x longest), and at most ``(1 + pad_tolerance)`` x its real positions. The last rule
+    bounds the padding overhead of every batch, hence of the whole run.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    cur: list[int] = []
+    longest = 0
+    real = 0
+    for i in order:
+        n = int(lengths[i])
+        if cur:
+            padded = (len(cur) + 1) * longest
+            if (
+                len(cur) >= batch_size
+                or padded > max_batch_tokens
+                or padded > (1.0 + pad_tolerance) * (real + n)
+            ):
+                batches.append(np.asarray(cur, dtype=np.int64))
+                cur, longest, real = [], 0, 0
+        cur.append(int(i))
+        longest = max(longest, n)
+        real += n
+    if cur:
+        batches.append(np.asarray(cur, dtype=np.int64))
+    return batches
+
+
+def _pad(rows: list[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = r
+        mask[j, : len(r)] = 1
+    return ids, mask
+
+
+def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: ExtractionConfig) -> list[Any]:
+    """Hidden states of the configured layers, float32 tensors ``(rows, width, d)``."""
+    import torch
+
+    out = model(
+        input_ids=torch.from_numpy(ids),
+        attention_mask=torch.from_numpy(mask),
+        output_hidden_states=True,
+        return_dict=True,
+    )
+    hs = getattr(out, "hidden_states", None)
+    if hs is None:
+        raise ExtractionError(
+            f"{type(model).__name__} returned no hidden_states; lidscope needs a transformers model "
+            "that supports output_hidden_states=True."
+        )
+    n = len(hs)
+    for layer in config.layers:
+        if not -n <= layer < n:
+            raise ExtractionError(
+                f"layer {layer} does not exist: this model has {n} hidden states "
+                f"(0 = embeddings .. {n - 1} = last; negatives count from the end: -1 .. -{n})."
+            )
+    chosen = [hs[layer].float() for layer in config.layers]
+    if config.average_layers and len(chosen) > 1:
+        return [torch.stack(chosen).mean(dim=0)]
+    return chosen
+
+
+def extract(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    config: ExtractionConfig,
+    sink: Sink,
+    progress: Progress | None = None,
+) -> ExtractStats:
+    """Run the model over ``texts`` and hand the kept token vectors to ``sink`` batch by batch.
+
+    Each sink call gets, per layer label, a float32 ``(k, d)`` array, and per-row metadata
+    ``seq_index`` (index into ``texts``), ``position`` (token position) and ``token_id``.
+    Rows arrive in processing (length-bucketed) order; sort by (seq_index, position) for text order.
+
+    Raises:
+        ExtractionError: bad layer index, no hidden states, no mask token in masked mode.
+        ModelLoadError: no usable pad token.
+    """
+    import torch
+
+    stats = ExtractStats(n_sequences=len(texts))
+    pad_id, pad_src = resolve_pad_id(tokenizer, config.pad_token_id)
+    stats.pad_token_id, stats.pad_token_source = pad_id, pad_src
+    special = special_token_ids(tokenizer)
+
+    t0 = time.perf_counter()
+    ids_list, stats.n_sequences_at_max_length = tokenize(
+        texts, tokenizer, config.max_length, config.add_special_tokens, progress
+    )
+    keeps = [keep_positions(ids, config.rules, special) for ids in ids_list]
+    for ids, keep in zip(ids_list, keeps):
+        stats.n_tokens += len(ids)
+        stats.n_tokens_kept += int(keep.sum())
+        dropped = ids[~keep]
+        if len(ids) and not keep[0] and int(ids[0]) in special["bos"]:
+            stats.n_dropped_bos += 1
+            dropped = ids[1:][~keep[1:]]
+        if config.rules.drop_eos and special["eos"] is not None:
+            n_eos = int((dropped == special["eos"]).sum())
+            stats.n_dropped_eos += n_eos
+            stats.n_dropped_special += len(dropped) - n_eos
+        else:
+            stats.n_dropped_special += len(dropped)
+    stats.seconds_tokenize = time.perf_counter() - t0
+    if stats.n_tokens_kept == 0:
+        raise ExtractionError(
+            f"no token survives the filtering rules in {len(texts)} sequences (rules: "
+            f"{config.rules.to_dict()}). Check the texts are not empty and loosen the rules."
+        )
+
+    if config.masked_tokens:
+        mask_id = getattr(tokenizer, "mask_token_id", None)
+        if mask_id is None:
+            raise ExtractionError(
+                "masked-token mode needs a tokenizer with a mask token (a masked LM such as BERT or "
+                "RoBERTa); this one has none. Drop --masked-tokens."
+            )
+        work = [(s, int(p)) for s, keep in enumerate(keeps) for p in np.flatnonzero(keep)]
+        lengths = [len(ids_list[s]) for s, _ in work]
+    else:
+        work = [(s, -1) for s in range(len(ids_list)) if keeps[s].any()]
+        lengths = [len(ids_list[s]) for s, _ in work]
+    batches = plan_batches(lengths, config.batch_size, config.max_batch_tokens, config.pad_tolerance)
+
+    real_total = int(sum(lengths))
+    done_seqs: set[int] = set()
+    real_done = 0
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        for batch in batches:
+            items = [work[i] for i in batch]
+            rows = []
+            for s, p in items:
+                r = ids_list[s]
+                if p >= 0:
+                    r = r.copy()
+                    r[p] = mask_id
+                rows.append(r)
+            ids, mask = _pad(rows, pad_id)
+            stats.n_positions_computed += ids.size
+            stats.n_forward_passes += 1
+            hidden = _forward_layers(model, ids, mask, config)
+            sel_row: list[np.ndarray] = []
+            sel_pos: list[np.ndarray] = []
+            for j, (s, p) in enumerate(items):
+                pos = np.flatnonzero(keeps[s]) if p < 0 else np.asarray([p])
+                sel_row.append(np.full(len(pos), j, dtype=np.int64))
+                sel_pos.append(pos)
+            rr = np.concatenate(sel_row)
+            pp = np.concatenate(sel_pos)
+            vectors = {
+                label: h[torch.from_numpy(rr), torch.from_numpy(pp)].numpy().astype(np.float32, copy=False)
+                for label, h in zip(config.layer_labels(), hidden)
+            }
+            seq_idx = np.asarray([items[j][0] for j in rr], dtype=np.int64)
+            meta = {
+                "seq_index": seq_idx,
+                "position": pp.astype(np.int64),
+                "token_id": np.asarray([ids_list[s][q] for s, q in zip(seq_idx, pp)], dtype=np.int64),
+            }
+            sink(vectors, meta)
+            real = int(sum(len(r) for r in rows))
+            real_done += real
+            stats._real_positions += real
+            done_seqs.update(s for s, _ in items)
+            if progress:
+                progress("extract", len(done_seqs), len(ids_list))
+                progress("extract_tokens", real_done, real_total)
+    stats.seconds_forward = time.perf_counter() - t1
+    return stats
