@@ -1,0 +1,180 @@
+"""`lidscope grokking` and `lidscope grokking-sweep`: train the modular-arithmetic transformer, track LID."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+OPS_HELP = "operation: + - * / (division needs a prime modulus)"
+
+
+def _config(quick: bool, **given: Any) -> Any:
+    """The paper's defaults (or the quick test configuration) with the options actually given."""
+    from lidscope.experiments.grokking.train import GrokConfig, quick_config
+
+    base = quick_config() if quick else GrokConfig()
+    overrides = {k: v for k, v in given.items() if v is not None}
+    return dataclasses.replace(base, **overrides)
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    text = f"acc train {row['train_acc']:.2f} val {row['val_acc']:.2f}"
+    if "lid_val_mean" in row:
+        text += f" | LID train {row['lid_train_mean']:.1f} val {row['lid_val_mean']:.1f}"
+    return text
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.fields[name]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
+    )
+
+
+def _report(rows: list[dict[str, Any]], out: Path) -> None:
+    from rich.console import Console
+
+    from lidscope.experiments.grokking.train import analyse, lid_cost
+
+    console = Console()
+    last = rows[-1]
+    console.print(f"step {last['step']}: {_fmt(last)}")
+    lt = analyse(rows)
+    if lt is not None:
+        console.print(lt.describe())
+    cost = lid_cost(rows)
+    if cost["train_seconds"] > 0:
+        console.print(
+            f"LID {cost['lid_seconds']:.1f} s = {cost['lid_percent_of_training']:.1f} % of training time "
+            f"({cost['train_seconds']:.1f} s); accuracy evaluation {cost['eval_seconds']:.1f} s"
+        )
+    console.print(f"results in {out}")
+
+
+def _bad_input(exc: ValueError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the grokking commands to the lidscope app."""
+
+    @app.command("grokking")
+    def grokking(
+        out: Path = typer.Option(..., "--out", help="output directory (resumes if it holds a checkpoint)"),
+        prime: Optional[int] = typer.Option(None, help="modulus p [97; quick: 23]"),
+        op: Optional[str] = typer.Option(None, "--op", help=f"{OPS_HELP} [+]"),
+        train_fraction: Optional[float] = typer.Option(None, help="fraction of all equations for training [0.3]"),
+        steps: Optional[int] = typer.Option(None, help="optimizer steps [10000; quick: 30]"),
+        weight_decay: Optional[float] = typer.Option(None, help="AdamW weight decay [1.0]"),
+        warmup_steps: Optional[int] = typer.Option(None, help="linear learning-rate warm-up steps [10]"),
+        batch_size: Optional[int] = typer.Option(None, help="batch size [512]"),
+        eval_every: Optional[int] = typer.Option(None, help="evaluate accuracy and LID every K steps [500]"),
+        lid_points: Optional[int] = typer.Option(None, help="N points per LID cloud [3000]"),
+        lid_neighbors: Optional[int] = typer.Option(None, help="L neighbours per local estimate [64]"),
+        lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' (positions of a and b) [all]"),
+        lid: bool = typer.Option(True, "--lid/--no-lid", help="measure LID at each evaluation"),
+        seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
+        data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
+        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
+        quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
+        fresh: bool = typer.Option(False, "--fresh", help="discard a checkpoint in --out and start over"),
+    ) -> None:
+        """Train a small transformer on a op b = c mod p; track accuracy and LID of its last block."""
+        from lidscope.experiments.grokking.train import run
+
+        try:
+            config = _config(
+                quick, prime=prime, op=op, train_fraction=train_fraction, steps=steps,
+                weight_decay=weight_decay, warmup_steps=warmup_steps, batch_size=batch_size,
+                eval_every=eval_every, lid_points=lid_points, lid_neighbors=lid_neighbors,
+                lid_positions=lid_positions, lid=lid, seed=seed, data_seed=data_seed,
+            )
+            config.validate()
+        except ValueError as exc:
+            _bad_input(exc)
+        _set_threads(threads)
+        with _progress() as progress:
+            task = progress.add_task("starting", total=config.steps, name=f"frac {config.train_fraction:g}")
+            try:
+                rows = run(
+                    config, out, fresh=fresh,
+                    on_step=lambda s, loss: progress.update(task, completed=s),
+                    on_eval=lambda r: progress.update(task, completed=r["step"], description=_fmt(r)),
+                )
+            except ValueError as exc:
+                progress.stop()
+                _bad_input(exc)
+        _report(rows, out)
+
+    @app.command("grokking-sweep")
+    def grokking_sweep(
+        out: Path = typer.Option(..., "--out", help="output directory; one sub-directory per fraction"),
+        train_fractions: str = typer.Option(
+            "0.2,0.3,0.5", help="comma-separated train fractions, e.g. 0.1,0.2,0.3"
+        ),
+        prime: Optional[int] = typer.Option(None, help="modulus p [97; quick: 23]"),
+        op: Optional[str] = typer.Option(None, "--op", help=f"{OPS_HELP} [+]"),
+        steps: Optional[int] = typer.Option(None, help="optimizer steps per run [10000; quick: 30]"),
+        weight_decay: Optional[float] = typer.Option(None, help="AdamW weight decay [1.0]"),
+        eval_every: Optional[int] = typer.Option(None, help="evaluate every K steps [500]"),
+        lid_points: Optional[int] = typer.Option(None, help="N points per LID cloud [3000]"),
+        lid_neighbors: Optional[int] = typer.Option(None, help="L neighbours [64]"),
+        lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' [all]"),
+        seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
+        data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
+        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
+        quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
+        fresh: bool = typer.Option(False, "--fresh", help="start every run over"),
+    ) -> None:
+        """Run several train fractions and draw validation accuracy and LID of all in one figure."""
+        from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_sweep, sweep_configs
+
+        try:
+            fractions = [float(x) for x in train_fractions.split(",") if x.strip()]
+        except ValueError:
+            _bad_input(ValueError(f"--train-fractions must be comma-separated numbers, got {train_fractions!r}"))
+        try:
+            base = _config(
+                quick, prime=prime, op=op, steps=steps, weight_decay=weight_decay, eval_every=eval_every,
+                lid_points=lid_points, lid_neighbors=lid_neighbors, lid_positions=lid_positions,
+                seed=seed, data_seed=data_seed,
+            )
+            sweep_configs(base, fractions)
+        except ValueError as exc:
+            _bad_input(exc)
+        _set_threads(threads)
+        with _progress() as progress:
+            state: dict[str, Any] = {}
+
+            def on_run(c: Any) -> None:
+                state["task"] = progress.add_task("starting", total=c.steps, name=f"frac {c.train_fraction:g}")
+
+            try:
+                results = run_sweep(
+                    base, fractions, out, fresh=fresh, on_run=on_run,
+                    on_step=lambda s, loss: progress.update(state["task"], completed=s),
+                    on_eval=lambda r: progress.update(state["task"], completed=r["step"], description=_fmt(r)),
+                )
+            except ValueError as exc:
+                progress.stop()
+                _bad_input(exc)
+        from lidscope.experiments.grokking.sweep import run_dir
+
+        for frac, rows in results.items():
+            typer.echo(f"--- train fraction {frac:g}")
+            _report(rows, run_dir(out, frac))
+        typer.echo(f"figure: {out / SWEEP_FIGURE}")

@@ -1,0 +1,142 @@
+"""Token vectors -> the point cloud that is measured (paper step 5).
+
+1. Tokens are put in *text order* (sequence index, then position), independent of how batches
+   were formed.
+2. A random subsample of ``sample_size`` tokens is drawn without replacement
+   (``numpy.random.default_rng(seed).choice``; the draw order is kept, so it is a random order).
+3. Exact duplicate vectors are removed, keeping the first occurrence in that order (identical
+   vectors would give a nearest-neighbour distance of 0; decoders produce the same first-position
+   vector in every sequence).
+4. The first ``n_points`` remaining rows form the cloud. With fewer, all are used and a note says so.
+
+Per-point metadata (cache row, sequence index, position, token id) follows the points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Cloud:
+    """A point cloud with its provenance.
+
+    Attributes:
+        vectors: float32 ``(n_points, d)``.
+        rows: int64 ``(n_points,)`` storage rows of the points (in the cache / input array).
+        meta: per-point arrays (``seq_index``, ``position``, ``token_id`` when known).
+        counts: ``tokens``, ``sampled``, ``duplicates_removed``, ``unique``, ``points``,
+            ``points_requested``.
+        params: ``sample_size``, ``n_points``, ``seed``.
+        notes: human-readable remarks (e.g. fewer tokens than requested).
+    """
+
+    vectors: np.ndarray
+    rows: np.ndarray
+    meta: dict[str, np.ndarray]
+    counts: dict[str, int]
+    params: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def sample_order(n_tokens: int, sample_size: int | None = 150_000, seed: int = 42) -> np.ndarray:
+    """Indices ``0..n_tokens-1`` of a random subsample without replacement, in draw order.
+
+    With ``sample_size`` None or >= n_tokens, a random permutation of all tokens.
+    """
+    rng = np.random.default_rng(seed)
+    k = n_tokens if sample_size is None else min(int(sample_size), n_tokens)
+    return rng.choice(n_tokens, size=k, replace=False).astype(np.int64)
+
+
+def first_unique_rows(X: np.ndarray) -> np.ndarray:
+    """Sorted indices of the first occurrence of every distinct row of ``X`` ``(n, d)``.
+
+    Rows are compared bit for bit after mapping ``-0.0`` to ``0.0``.
+    """
+    X = np.ascontiguousarray(X)
+    if X.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    Xn = X + X.dtype.type(0)  # -0.0 + 0.0 == +0.0
+    void = Xn.view(np.dtype((np.void, Xn.dtype.itemsize * Xn.shape[1]))).ravel()
+    _, first = np.unique(void, return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
+def text_order(meta: dict[str, np.ndarray]) -> np.ndarray:
+    """Storage rows sorted by (seq_index, position): token ``i`` in text order is row ``out[i]``."""
+    return np.lexsort((meta["position"], meta["seq_index"])).astype(np.int64)
+
+
+def build_cloud(
+    source: np.ndarray | Callable[[np.ndarray], np.ndarray],
+    n_tokens: int | None = None,
+    *,
+    meta: dict[str, np.ndarray] | None = None,
+    sample_size: int | None = 150_000,
+    n_points: int | None = 60_000,
+    seed: int = 42,
+) -> Cloud:
+    """Sample, deduplicate and truncate token vectors into a `Cloud`.
+
+    Args:
+        source: an ``(n_tokens, d)`` array, or ``gather(rows) -> (len(rows), d)`` reading storage
+            rows (e.g. `EmbeddingCache.gather` bound to a layer).
+        n_tokens: number of rows (required with a callable source).
+        meta: per-row arrays of length n_tokens; with ``seq_index`` and ``position`` tokens are
+            put in text order before sampling.
+        sample_size: tokens drawn before dedup (``None`` = all).
+        n_points: points kept after dedup (``None`` = all).
+        seed: sampling seed.
+    """
+    if callable(source):
+        if n_tokens is None:
+            raise ValueError("n_tokens is required when source is a callable.")
+        gather = source
+    else:
+        arr = np.asarray(source)
+        if arr.ndim != 2:
+            raise ValueError(f"token vectors must be a 2-D (n, d) array, got shape {arr.shape}.")
+        n_tokens = arr.shape[0] if n_tokens is None else n_tokens
+
+        def gather(rows: np.ndarray) -> np.ndarray:
+            return np.asarray(arr[rows], dtype=np.float32)
+
+    assert n_tokens is not None
+    if meta is not None and "seq_index" in meta and "position" in meta:
+        canonical = text_order(meta)
+    else:
+        canonical = np.arange(n_tokens, dtype=np.int64)
+    drawn = canonical[sample_order(n_tokens, sample_size, seed)]
+    X = gather(drawn)
+    keep = first_unique_rows(X)
+    n_dup = len(drawn) - len(keep)
+    if n_points is not None:
+        keep = keep[:n_points]
+    rows = drawn[keep]
+    notes: list[str] = []
+    if n_points is not None and len(keep) < n_points:
+        notes.append(
+            f"only {len(keep)} distinct token vectors available (of {n_tokens} tokens, "
+            f"{len(drawn)} sampled, {n_dup} duplicates removed): using all of them instead of "
+            f"N = {n_points}. Add sequences (--n-sequences) for the full N."
+        )
+    return Cloud(
+        vectors=np.ascontiguousarray(X[keep], dtype=np.float32),
+        rows=rows,
+        meta={k: np.asarray(v)[rows] for k, v in (meta or {}).items()},
+        counts={
+            "tokens": int(n_tokens),
+            "sampled": int(len(drawn)),
+            "duplicates_removed": int(n_dup),
+            "unique": int(len(drawn) - n_dup),
+            "points": int(len(keep)),
+            "points_requested": int(n_points) if n_points is not None else int(len(keep)),
+        },
+        params={"sample_size": sample_size, "n_points": n_points, "seed": seed},
+        notes=notes,
+    )

@@ -1,0 +1,131 @@
+"""Exact k-nearest-neighbour lists of a point cloud, every point a query, itself excluded.
+
+The search runs in float32 through a BLAS-backed library (faiss on CPU, torch on CUDA) in query
+blocks, so memory stays O(n * k). Float32 GEMM distances lose precision for close points
+(|x|^2 + |y|^2 - 2 x.y cancels), so a few extra candidates are searched and re-ranked with
+distances computed directly in float64: float64 input then gives the exact float64 neighbours.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Progress = Callable[[str, int, int], None]
+
+#: Extra candidates searched in float32 before the float64 re-rank (protects near-ties at rank k).
+EXTRA_CANDIDATES = 16
+
+
+@dataclass(frozen=True)
+class Neighbors:
+    """Sorted neighbour lists: ``distances`` (n, k) float64 Euclidean, ``indices`` (n, k) int64."""
+
+    distances: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return self.indices.shape[1]
+
+
+def resolve_backend(backend: str = "auto", device: str | None = None) -> tuple[str, str]:
+    """Returns (backend, device): "numba" on CPU (faiss + compiled loops) or "torch" (any device).
+
+    "auto" picks torch on CUDA when torch is already imported and sees a GPU, else numba.
+    """
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', not {backend!r}")
+    if backend == "auto":
+        if device not in (None, "cpu"):
+            return "torch", device
+        torch = sys.modules.get("torch")  # never pay torch's import just to look for a GPU
+        if torch is not None and device is None and torch.cuda.is_available():
+            return "torch", "cuda"
+        return "numba", "cpu"
+    if backend == "torch":
+        return "torch", device or "cpu"
+    return "numba", "cpu"
+
+
+def kneighbors(
+    X: np.ndarray,
+    n_neighbors: int,
+    *,
+    extra_candidates: int = EXTRA_CANDIDATES,
+    backend: str = "auto",
+    device: str | None = None,
+    block_size: int = 8192,
+    progress: Progress | None = None,
+) -> Neighbors:
+    """The ``n_neighbors`` nearest other points of every row of ``X`` (n, d), exact in float64.
+
+    Distances are Euclidean (not squared), computed in float64 from X's own values; ties are
+    broken by the smaller row index. ``X`` must hold distinct, finite rows and n > n_neighbors.
+    """
+    n = X.shape[0]
+    if not 1 <= n_neighbors < n:
+        raise ValueError(f"n_neighbors must be in [1, n - 1] = [1, {n - 1}], got {n_neighbors}")
+    n_search = min(n, n_neighbors + 1 + max(0, extra_candidates))
+    backend, device = resolve_backend(backend, device)
+    if backend == "torch":
+        return _kneighbors_torch(X, n_neighbors, n_search, device, block_size, progress)
+    return _kneighbors_faiss(X, n_neighbors, n_search, block_size, progress)
+
+
+def _kneighbors_faiss(
+    X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
+) -> Neighbors:
+    import faiss
+
+    from .estimators._kernels import rerank
+
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    index = faiss.IndexFlatL2(X32.shape[1])
+    index.add(X32)
+    Xc = np.ascontiguousarray(X)
+    n = X.shape[0]
+    dist = np.empty((n, k))
+    idx = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, block_size):
+        stop = min(n, start + block_size)
+        _, cand = index.search(X32[start:stop], n_search)
+        dist[start:stop], idx[start:stop] = rerank(Xc, np.arange(start, stop), cand, k)
+        if progress:
+            progress("neighbors", stop, n)
+    return Neighbors(dist, idx)
+
+
+def _kneighbors_torch(
+    X: np.ndarray, k: int, n_search: int, device: str, block_size: int, progress: Progress | None
+) -> Neighbors:
+    import torch
+
+    X64 = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64), device=device)
+    X32 = X64.float()
+    sq = (X32 * X32).sum(1)
+    n = X.shape[0]
+    dist = np.empty((n, k))
+    idx = np.empty((n, k), dtype=np.int64)
+    block = max(1, min(block_size, 1024))
+    with torch.inference_mode():
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            rows = torch.arange(start, stop, device=device)
+            d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (X32[start:stop] @ X32.T)
+            cand = d2.topk(n_search, dim=1, largest=False).indices
+            exact = ((X64[cand] - X64[rows, None, :]) ** 2).sum(-1)
+            exact[cand == rows[:, None]] = float("inf")
+            # sort by (distance, index): sort indices first, then a stable sort on distance
+            cand, perm = cand.sort(dim=1)
+            exact = exact.gather(1, perm)
+            exact, order = exact.sort(dim=1, stable=True)
+            cand = cand.gather(1, order)
+            dist[start:stop] = exact[:, :k].sqrt().cpu().numpy()
+            idx[start:stop] = cand[:, :k].cpu().numpy()
+            if progress:
+                progress("neighbors", stop, n)
+    return Neighbors(dist, idx)

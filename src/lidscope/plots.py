@@ -1,0 +1,108 @@
+"""Figures from measured local dimensions (arrays of values, never live models).
+
+Uses matplotlib's non-interactive Agg backend; every function writes a PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_distribution(
+    values: np.ndarray | Mapping[str, np.ndarray], path: str | os.PathLike[str], title: str = ""
+) -> Path:
+    """Histogram (left) and violin (right) of pointwise local dimensions.
+
+    ``values``: one array, or ``{label: array}`` for several layers (overlaid / side by side).
+    The mean is drawn as a dashed line (histogram) and a white dot (violin) and printed.
+    """
+    plt = _pyplot()
+    groups = {"": values} if not isinstance(values, Mapping) else dict(values)
+    groups = {k: _finite(v) for k, v in groups.items()}
+    fig, (ax_h, ax_v) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    for label, v in groups.items():
+        if v.size == 0:
+            continue
+        ax_h.hist(v, bins=60, alpha=0.6 if len(groups) > 1 else 0.85, label=label or None)
+        ax_h.axvline(v.mean(), linestyle="--", color="k", linewidth=1)
+    ax_h.set_xlabel("local dimension (TwoNN)")
+    ax_h.set_ylabel("points")
+    if len(groups) > 1:
+        ax_h.legend(title="layer")
+    _violins(ax_v, list(groups.values()), list(groups.keys()))
+    ax_v.set_ylabel("local dimension")
+    if title:
+        fig.suptitle(title)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _violins(ax, data: list[np.ndarray], labels: list[str]) -> None:  # type: ignore[no-untyped-def]
+    data = [d if d.size else np.array([np.nan]) for d in data]
+    pos = np.arange(1, len(data) + 1)
+    ok = [i for i, d in enumerate(data) if np.isfinite(d).any()]
+    if ok:
+        parts = ax.violinplot([data[i] for i in ok], positions=pos[ok], showextrema=False, widths=0.8)
+        for body in parts["bodies"]:
+            body.set_alpha(0.7)
+    for i in ok:
+        d = data[i]
+        q1, med, q3 = np.percentile(d, [25, 50, 75])
+        ax.vlines(pos[i], q1, q3, color="k", linewidth=4)
+        ax.scatter([pos[i]], [d.mean()], color="white", edgecolor="k", zorder=3, s=30)
+        ax.annotate(f"{d.mean():.2f}", (pos[i], d.mean()), textcoords="offset points", xytext=(8, 0),
+                    fontsize=8, va="center")
+    ax.set_xticks(pos)
+    ax.set_xticklabels([lab or "all" for lab in labels], rotation=20, ha="right")
+
+
+def plot_compare(
+    groups: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    title: str = "Pointwise local dimension",
+) -> Path:
+    """The paper's figure: one panel per dataset, models' violins side by side, means marked.
+
+    ``groups``: ``{dataset: {model: values}}``.
+    """
+    plt = _pyplot()
+    n = max(1, len(groups))
+    width = max(4.0, 1.2 * max((len(m) for m in groups.values()), default=1) + 1.5)
+    fig, axes = plt.subplots(1, n, figsize=(width * n, 4.5), squeeze=False, sharey=True)
+    for ax, (dataset, models) in zip(axes[0], groups.items()):
+        _violins(ax, [_finite(v) for v in models.values()], list(models.keys()))
+        ax.set_title(dataset)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("local dimension (white dot = mean)")
+    fig.suptitle(title)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

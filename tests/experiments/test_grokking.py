@@ -1,0 +1,309 @@
+"""Mechanics of the grokking experiment with the quick configuration (not the science)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lidscope.experiments.grokking.analysis import lead_time, running_median3
+from lidscope.experiments.grokking.data import (
+    OPERATIONS,
+    all_equations,
+    distinct_prefixes,
+    is_prime,
+    make_data,
+    vocab_size,
+)
+from lidscope.experiments.grokking.model import GrokTransformer, ModelConfig
+from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_dir, run_sweep
+from lidscope.experiments.grokking.train import (
+    CHECKPOINT_DIR,
+    GrokConfig,
+    quick_config,
+    read_metrics,
+    run,
+    select_lid_points,
+)
+
+TIMING_KEYS = {"eval_seconds", "lid_seconds", "train_seconds"}
+
+
+def _science(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
+# ---------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_equations_are_correct(op: str) -> None:
+    p = 7
+    tokens, labels = all_equations(p, op)
+    assert tokens.shape[1] == 4
+    assert len(tokens) == (p * (p - 1) if op == "/" else p * p)
+    assert set(tokens[:, 1]) == {p + OPERATIONS.index(op)}
+    assert set(tokens[:, 3]) == {p + 4}
+    assert tokens.max() < vocab_size(p)
+    for (a, _, b, _), c in zip(tokens, labels):
+        if op == "+":
+            assert c == (a + b) % p
+        elif op == "-":
+            assert c == (a - b) % p
+        elif op == "*":
+            assert c == (a * b) % p
+        else:
+            assert b != 0 and (c * b) % p == a
+
+
+def test_split_is_a_seeded_partition() -> None:
+    d = make_data(11, "+", 0.3, seed=5)
+    assert d.n_train == round(0.3 * 121) and d.n_train + d.n_val == 121
+    rows = {tuple(r) for r in d.train_tokens.tolist()} | {tuple(r) for r in d.val_tokens.tolist()}
+    assert len(rows) == 121
+    again = make_data(11, "+", 0.3, seed=5)
+    assert torch.equal(d.train_tokens, again.train_tokens)
+    other = make_data(11, "+", 0.3, seed=6)
+    assert not torch.equal(d.train_tokens, other.train_tokens)
+
+
+def test_is_prime() -> None:
+    assert [n for n in range(30) if is_prime(n)] == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_division_needs_a_prime() -> None:
+    with pytest.raises(ValueError, match="prime"):
+        make_data(21, "/", 0.5)
+    make_data(21, "+", 0.5)  # other operations accept any modulus
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5])
+def test_train_fraction_outside_open_interval(fraction: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        make_data(23, "+", fraction)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        quick_config(train_fraction=fraction).validate()
+
+
+def test_unknown_operation() -> None:
+    with pytest.raises(ValueError, match="unknown operation"):
+        make_data(23, "%", 0.5)
+
+
+def test_too_few_validation_points(tmp_path: Path) -> None:
+    # p=23, fraction 0.9: the validation split has 53 equations, at most 152 distinct prefixes
+    cfg = quick_config(train_fraction=0.9, lid_points=200)
+    with pytest.raises(ValueError, match="val split has only .* lid_points N=200"):
+        run(cfg, tmp_path / "run")
+
+
+def test_lid_points_must_exceed_neighbors() -> None:
+    with pytest.raises(ValueError, match="must exceed lid_neighbors"):
+        quick_config(lid_points=16, lid_neighbors=16).validate()
+
+
+# ---------------------------------------------------------------- model and LID sample
+
+
+def test_last_only_forward_matches_full_forward() -> None:
+    torch.manual_seed(0)
+    model = GrokTransformer(ModelConfig(vocab_size=28, n_classes=23, d_model=32, n_heads=2, d_ff=64)).eval()
+    tokens = make_data(23, "+", 0.5).train_tokens[:50]
+    with torch.no_grad():
+        full_logits, hidden = model(tokens)
+        last_logits, last_hidden = model(tokens, last_only=True)
+    assert hidden.shape == (50, 4, 32) and last_hidden.shape == (50, 1, 32)
+    torch.testing.assert_close(full_logits, last_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_lid_sample_has_distinct_prefixes_and_is_seeded() -> None:
+    tokens = make_data(23, "+", 0.5).train_tokens
+    s = select_lid_points(tokens, (0, 1, 2, 3), 300, seed=0, split="train")
+    assert len(s.examples) == 300
+    prefixes = {tuple(tokens[e, : p + 1].tolist()) for e, p in zip(s.examples.tolist(), s.positions.tolist())}
+    assert len(prefixes) == 300
+    again = select_lid_points(tokens, (0, 1, 2, 3), 300, seed=0, split="train")
+    assert torch.equal(s.examples, again.examples) and torch.equal(s.positions, again.positions)
+    assert distinct_prefixes(tokens, (0, 2)) == 23 + len(tokens)
+
+
+# ---------------------------------------------------------------- runs
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    out = tmp_path_factory.mktemp("quick")
+    return out, run(quick_config(), out)
+
+
+def test_quick_run_writes_results(quick_run: tuple[Path, list[dict]]) -> None:
+    out, rows = quick_run
+    assert [r["step"] for r in rows] == [0, 10, 20, 30]
+    assert _science(read_metrics(out)) == _science(rows)
+    for r in rows:
+        assert 0 <= r["val_acc"] <= 1 and math.isfinite(r["train_loss"])
+        for split in ("train", "val"):
+            assert r[f"lid_{split}_n"] == 120 and r[f"lid_{split}_mean"] > 0
+    assert (out / "grokking.png").stat().st_size > 0
+    assert json.loads((out / "config.json").read_text())["prime"] == 23
+    # checkpoints are safetensors + JSON only: no pickle anywhere
+    assert sorted(p.name for p in (out / CHECKPOINT_DIR).iterdir()) == ["state.json", "state.safetensors"]
+
+
+def test_deterministic(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    _, rows = quick_run
+    assert _science(run(quick_config(), tmp_path / "again")) == _science(rows)
+
+
+def test_different_seed_differs(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    _, rows = quick_run
+    assert _science(run(quick_config(seed=1), tmp_path / "seed1")) != _science(rows)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_equals_uninterrupted(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    _, rows = quick_run
+    out = tmp_path / "interrupted"
+
+    def stop(step: int, loss: float) -> None:
+        if step == 25:  # after the checkpoint at step 20: steps 21-25 are lost and redone
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        run(quick_config(), out, on_step=stop)
+    assert [r["step"] for r in read_metrics(out)] == [0, 10, 20]
+    seen: list[int] = []
+    resumed = run(quick_config(), out, on_eval=lambda r: seen.append(r["step"]))
+    assert seen == [30]  # only the missing evaluation was computed
+    assert _science(resumed) == _science(rows)
+
+
+def test_extending_steps_resumes(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    _, rows = quick_run
+    out = tmp_path / "short"
+    run(quick_config(steps=20), out, figure=False)
+    assert _science(run(quick_config(steps=30), out, figure=False)) == _science(rows)
+
+
+def test_resume_refuses_a_different_run(tmp_path: Path) -> None:
+    out = tmp_path / "a"
+    run(quick_config(steps=10, lid=False), out, figure=False)
+    with pytest.raises(ValueError, match="weight_decay"):
+        run(quick_config(steps=10, lid=False, weight_decay=0.5), out, figure=False)
+    rows = run(quick_config(steps=10, lid=False, weight_decay=0.5), out, fresh=True, figure=False)
+    assert "lid_val_mean" not in rows[-1]
+
+
+def test_operand_positions(tmp_path: Path) -> None:
+    rows = run(quick_config(steps=10, lid_positions="operands", prime=29, train_fraction=0.4), tmp_path / "ops",
+               figure=False)
+    assert rows[-1]["lid_val_n"] == 120
+
+
+def test_sweep(tmp_path: Path) -> None:
+    base = quick_config(steps=10, eval_every=5)
+    results = run_sweep(base, [0.4, 0.6], tmp_path)
+    assert sorted(results) == [0.4, 0.6]
+    assert (tmp_path / SWEEP_FIGURE).exists() and run_dir(tmp_path, 0.4).joinpath("metrics.parquet").exists()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        run_sweep(base, [0.4, 1.2], tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()  # validated before anything ran
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def _rows(lid: list[float], acc: list[float], every: int = 100) -> list[dict]:
+    return [{"step": i * every, "lid_val_mean": v, "val_acc": a} for i, (v, a) in enumerate(zip(lid, acc))]
+
+
+def test_lead_time_rise_then_fall() -> None:
+    lid = [20, 9, 11, 14, 16, 17, 17.5, 15, 10, 7, 6, 6, 6]
+    acc = [0, 0, 0, 0, 0, 0, 0, 0, 0.2, 0.6, 0.95, 1, 1]
+    lt = lead_time(_rows(lid, acc))
+    assert lt.fall_onset == 600  # the peak of the smoothed series before the steepest fall
+    assert lt.val_acc_050 == 900 and lt.val_acc_090 == 1000
+    assert lt.lead_050 == 300 and lt.lead_090 == 400
+    assert lt.lid_peak == 17.5 and lt.lid_final == 6
+    assert "lead +300" in lt.describe()
+
+
+def test_lead_time_without_a_fall() -> None:
+    lid = [20, 9, 11, 14, 16, 17, 17.5, 17.2, 17.4, 17.3, 17.1]
+    lt = lead_time(_rows(lid, [0.0] * len(lid)))
+    assert lt.fall_onset is None and lt.lead_050 is None and lt.val_acc_050 is None
+    assert lt.relative_drop < 0.2
+
+
+def test_running_median_removes_single_spikes() -> None:
+    np.testing.assert_array_equal(running_median3([1, 1, 9, 1, 1]), [1, 1, 1, 1, 1])
+
+
+def test_lead_time_needs_evaluations() -> None:
+    with pytest.raises(ValueError, match="at least 3 evaluations"):
+        lead_time(_rows([10, 11, 12], [0, 0, 0]))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.fixture()
+def cli():  # type: ignore[no-untyped-def]
+    import typer
+    from typer.testing import CliRunner
+
+    from lidscope.cli.grokking import register
+
+    app = typer.Typer()
+    register(app)
+    return app, CliRunner()
+
+
+def test_cli_grokking_quick(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, runner = cli
+    out = tmp_path / "cli"
+    result = runner.invoke(app, ["grokking", "--quick", "--steps", "20", "--out", str(out), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "% of training time" in result.output
+    assert [r["step"] for r in read_metrics(out)] == [0, 10, 20]
+    assert json.loads((out / "config.json").read_text())["steps"] == 20
+
+
+def test_cli_grokking_bad_input(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, runner = cli
+    for args, message in (
+        (["--op", "/", "--prime", "21"], "prime"),
+        (["--op", "%"], "unknown operation"),
+        (["--train-fraction", "1.5"], "between 0 and 1"),
+        (["--train-fraction", "0.9", "--lid-points", "200"], "val split has only"),
+    ):
+        result = runner.invoke(app, ["grokking", "--quick", "--out", str(tmp_path / "bad"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)
+
+
+def test_cli_sweep_quick(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, runner = cli
+    result = runner.invoke(
+        app, ["grokking-sweep", "--quick", "--steps", "10", "--train-fractions", "0.4,0.6", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / SWEEP_FIGURE).exists()
+    bad = runner.invoke(app, ["grokking-sweep", "--quick", "--train-fractions", "0.4,x", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "comma-separated" in bad.output
+
+
+def test_config_json_roundtrip() -> None:
+    cfg = dataclasses.replace(GrokConfig(), betas=(0.8, 0.9))
+    assert GrokConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
