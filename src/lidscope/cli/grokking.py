@@ -59,7 +59,9 @@ def _report(rows: list[dict[str, Any]], out: Path) -> None:
     if cost["train_seconds"] > 0:
         console.print(
             f"LID {cost['lid_seconds']:.1f} s = {cost['lid_percent_of_training']:.1f} % of training time "
-            f"({cost['train_seconds']:.1f} s); accuracy evaluation {cost['eval_seconds']:.1f} s"
+            f"({cost['train_seconds']:.1f} s wall); in CPU time {cost['lid_cpu_seconds']:.1f} s = "
+            f"{cost['lid_cpu_percent_of_training']:.1f} % of {cost['train_cpu_seconds']:.1f} s; "
+            f"accuracy evaluation {cost['eval_seconds']:.1f} s wall"
         )
     console.print(f"results in {out}")
 

@@ -169,6 +169,7 @@ class RunState:
     step: int
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0
 
 
 def build(config: GrokConfig) -> tuple[ModularData, GrokTransformer, torch.optim.AdamW]:
@@ -218,8 +219,8 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
 
     model.eval()
     row: dict[str, Any] = {"step": step}
-    lid_seconds = 0.0
-    t0 = time.perf_counter()
+    lid_seconds = lid_cpu = 0.0
+    t0, c0 = time.perf_counter(), time.process_time()
     for split in SPLITS:
         tokens = data.train_tokens if split == "train" else data.val_tokens
         labels = data.train_labels if split == "train" else data.val_labels
@@ -227,7 +228,7 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
         row[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
         row[f"{split}_acc"] = float((logits.argmax(-1) == labels).float().mean())
         if samples is not None:
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             s = samples[split]
             cloud = hidden[s.examples, s.positions].numpy().astype(np.float64)
             res = lidscope.local_dimensions(
@@ -239,8 +240,11 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
             row[f"lid_{split}_std"] = float(res.std)
             row[f"lid_{split}_n"] = int(res.n_points)
             lid_seconds += time.perf_counter() - t1
+            lid_cpu += time.process_time() - c1
     row["eval_seconds"] = time.perf_counter() - t0 - lid_seconds
+    row["eval_cpu_seconds"] = time.process_time() - c0 - lid_cpu
     row["lid_seconds"] = lid_seconds
+    row["lid_cpu_seconds"] = lid_cpu
     return row
 
 
@@ -265,6 +269,7 @@ def save_checkpoint(out: Path, config: GrokConfig, model: GrokTransformer,
         "config": config.to_json(),
         "step": state.step,
         "train_seconds": state.train_seconds,
+        "train_cpu_seconds": state.train_cpu_seconds,
         "history": state.history,
         "param_groups": opt["param_groups"],
     }
@@ -303,7 +308,8 @@ def restore(meta: dict[str, Any], tensors: dict[str, torch.Tensor], model: GrokT
             state.setdefault(int(idx), {})[key] = v
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     return RunState(step=int(meta["step"]), history=list(meta["history"]),
-                    train_seconds=float(meta["train_seconds"]))
+                    train_seconds=float(meta["train_seconds"]),
+                    train_cpu_seconds=float(meta["train_cpu_seconds"]))
 
 
 def _check_resumable(saved: dict[str, Any], config: GrokConfig, out: Path) -> None:
@@ -414,7 +420,7 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
     schedule = [s for s in eval_steps(config) if s >= state.step]
     if state.step == 0 and not state.history:
         row = evaluate(config, data, model, samples, 0)
-        row["train_seconds"] = 0.0
+        row["train_seconds"] = row["train_cpu_seconds"] = 0.0
         state.history.append(row)
         if on_eval:
             on_eval(row)
@@ -423,15 +429,17 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
     for target in schedule:
         if target <= state.step:
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while state.step < target:
             loss = train_step(config, data, model, optimizer, state.step)
             state.step += 1
             if on_step:
                 on_step(state.step, loss)
         state.train_seconds += time.perf_counter() - t0
+        state.train_cpu_seconds += time.process_time() - c0
         row = evaluate(config, data, model, samples, state.step)
         row["train_seconds"] = state.train_seconds
+        row["train_cpu_seconds"] = state.train_cpu_seconds
         state.history.append(row)
         if on_eval:
             on_eval(row)
@@ -452,13 +460,19 @@ def read_metrics(out: str | Path) -> list[dict[str, Any]]:
 
 
 def lid_cost(history: list[dict[str, Any]]) -> dict[str, float]:
-    """Total LID, evaluation and training seconds and LID time as a percentage of training time."""
-    lid = sum(r.get("lid_seconds", 0.0) for r in history)
-    ev = sum(r.get("eval_seconds", 0.0) for r in history)
-    tr = history[-1]["train_seconds"] if history else 0.0
-    return {
-        "lid_seconds": lid,
-        "eval_seconds": ev,
-        "train_seconds": tr,
-        "lid_percent_of_training": 100.0 * lid / tr if tr > 0 else math.nan,
-    }
+    """LID, evaluation and training time (wall and process CPU seconds), LID as % of training.
+
+    CPU seconds are this process's CPU time: on a shared machine they measure the work, while wall
+    seconds also count waiting for a core. ``*_percent_of_training`` uses each clock separately.
+    """
+    out: dict[str, float] = {}
+    for suffix in ("seconds", "cpu_seconds"):
+        lid = sum(r.get(f"lid_{suffix}", 0.0) for r in history)
+        ev = sum(r.get(f"eval_{suffix}", 0.0) for r in history)
+        tr = history[-1].get(f"train_{suffix}", 0.0) if history else 0.0
+        clock = "" if suffix == "seconds" else "_cpu"
+        out[f"lid_{suffix}"] = lid
+        out[f"eval_{suffix}"] = ev
+        out[f"train_{suffix}"] = tr
+        out[f"lid{clock}_percent_of_training"] = 100.0 * lid / tr if tr > 0 else math.nan
+    return out
