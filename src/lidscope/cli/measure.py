@@ -1,0 +1,335 @@
+"""`lidscope measure` and `lidscope compare`: mean local dimension of a model's token embeddings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from lidscope.measure import PAPER_DEFAULTS
+
+#: Defaults of the no-argument demo (``lidscope measure``); ``--paper`` restores the paper's.
+DEMO_DEFAULTS: dict[str, int] = {"n_sequences": 10_000, "n_points": 60_000}
+
+_PANEL_DATA = "Texts"
+_PANEL_MODEL = "Model"
+_PANEL_TOKENS = "Tokens and layers"
+_PANEL_CLOUD = "Point cloud and estimator"
+_PANEL_RUN = "Output and run"
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise typer.BadParameter(f"--layer takes integers separated by commas, e.g. -1 or -4,-3,-2,-1; got {text!r}") from None
+    if not vals:
+        raise typer.BadParameter("--layer needs at least one layer index, e.g. -1.")
+    return vals
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task):  # type: ignore[no-untyped-def]
+            unit = task.fields.get("unit")
+            if not unit or not task.speed:
+                return Text("")
+            return Text(f"{task.speed:,.0f} {unit}/s", style="cyan")
+
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<22}"), BarColumn(),
+                    MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                    transient=False)
+
+
+_STAGE_NAMES = {
+    "load_model": ("load model", None),
+    "load_data": ("read texts", None),
+    "tokenize": ("tokenize", "seq"),
+    "extract": ("forward: sequences", "seq"),
+    "extract_tokens": ("forward: tokens", "tok"),
+    "cloud": ("sample + dedup", None),
+    "dedup": ("validate", None),
+    "neighbors": ("neighbour search", "pts"),
+    "estimates": ("local estimates", None),
+}
+
+
+class _Bars:
+    """Adapts ``progress(stage, done, total)`` callbacks to rich progress bars, one per stage."""
+
+    def __init__(self, progress: Any, prefix: str = "") -> None:
+        self.p = progress
+        self.prefix = prefix
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        key = self.prefix + stage
+        if key not in self.tasks:
+            base = stage.split(": ")[-1]
+            name, unit = _STAGE_NAMES.get(base, (base, None))
+            label = (stage[: -len(base)] + name) if base != stage else name
+            self.tasks[key] = self.p.add_task(self.prefix + label, total=max(total, 1), unit=unit)
+        self.p.update(self.tasks[key], completed=done, total=max(total, 1))
+
+
+def _measure_kwargs(**kw: Any) -> dict[str, Any]:
+    kw["layers"] = _layers(kw.pop("layer"))
+    return kw
+
+
+def _print_summary(console: Any, r: Any) -> None:
+    from rich.table import Table
+
+    s = r.summary
+    c = s["counts"]
+    t = Table(title=f"{s['model']['name']} on {s['data']['name']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("model", f"{s['model']['source']}  (fingerprint {s['model']['fingerprint']['id']})")
+    t.add_row("data", f"{s['data']['source']}  (fingerprint {s['data']['fingerprint'][:16]})")
+    t.add_row("sequences", f"{c['sequences']:,} used of {c['sequences_sampled']:,} sampled "
+              f"({c['sequences_empty_dropped']} empty dropped; {c['sequences_available']:,} in the split)")
+    t.add_row("tokens", f"{c['tokens']:,} -> {c['tokens_kept']:,} kept (eos dropped {c['tokens_dropped_eos']}, "
+              f"bos dropped {c['tokens_dropped_bos']}, other special dropped {c['tokens_dropped_special']})")
+    t.add_row("points", f"{c['tokens_sampled']:,} sampled, {c['duplicates_removed']:,} duplicates removed, "
+              f"{c['points']:,} measured (N requested {c['points_requested']:,})")
+    p = s["params"]
+    t.add_row("estimator", f"{p['estimator']}, L = {p['n_neighbors']}, discard {p['discard_fraction']}")
+    for label, ls in s["layers"].items():
+        q = ls["quantiles"]
+        t.add_row(f"layer {label}",
+                  f"[bold green]mean {ls['mean']:.3f}[/]  median {ls['median']:.3f}  std {ls['std']:.3f}  "
+                  f"q25 {q['0.25']:.3f}  q75 {q['0.75']:.3f}  global TwoNN {ls['global_estimate']:.3f}")
+    tm = s["timings_s"]
+    t.add_row("time (s)", "  ".join(f"{k} {v:.1f}" for k, v in tm.items()))
+    ex = s["extraction"]
+    if ex.get("cache_hit"):
+        t.add_row("cache", f"hit: forward pass skipped ({ex.get('cache_dir')}/{ex['cache_key']})")
+    elif ex.get("padding_ratio"):
+        t.add_row("forward", f"{ex.get('tokens_per_second') or 0:,.0f} tokens/s, computed/real positions "
+                  f"{ex['padding_ratio']:.3f}")
+    if r.out_dir:
+        t.add_row("results", f"{r.out_dir}/ (summary.json, tokens.parquet, lid.png)")
+    console.print(t)
+    for note in s.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def _fail(console: Any, exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``measure`` and ``compare`` commands to the lidscope app."""
+
+    @app.command("measure")
+    def measure_cmd(
+        model: str = typer.Option("minilm", "--model", "-m", rich_help_panel=_PANEL_MODEL,
+                                  help="Local Hugging Face model folder, a .gguf file, or a bundled model: "
+                                       "'minilm' (all-MiniLM-L6-v2, encoder) or 'smollm2' (SmolLM2-135M, decoder). "
+                                       "Never downloads."),
+        gguf_file: Optional[str] = typer.Option(None, "--gguf-file", rich_help_panel=_PANEL_MODEL,
+                                                help="Name of a .gguf file inside the --model folder."),
+        trust_remote_code: bool = typer.Option(False, "--trust-remote-code", rich_help_panel=_PANEL_MODEL,
+                                               help="Allow running Python code shipped in the model folder. "
+                                                    "Off by default: only pass it for code you have read."),
+        data: str = typer.Option("chitchat:validation", "--data", "-d", rich_help_panel=_PANEL_DATA,
+                                 help="Texts: bundled 'chitchat', 'wikipedia' or 'bbc' with an optional "
+                                      ":train/:validation/:test split; a .txt (one sequence per line), .jsonl, "
+                                      ".csv or .parquet file; or a datasets save_to_disk folder (PATH[:SPLIT])."),
+        split: Optional[str] = typer.Option(None, "--split", rich_help_panel=_PANEL_DATA,
+                                            help="Split to use (train, validation, test, all, or a DatasetDict split)."),
+        text_column: Optional[str] = typer.Option(None, "--text-column", rich_help_panel=_PANEL_DATA,
+                                                  help="Column with the text in JSONL/CSV/Parquet/datasets input "
+                                                       "(default 'text', or the only text column)."),
+        n_sequences: Optional[int] = typer.Option(None, "--n-sequences", "-M", rich_help_panel=_PANEL_DATA,
+                                                  help=f"M: sequences sampled (seeded shuffle, first M, empty ones "
+                                                       f"dropped). Default {DEMO_DEFAULTS['n_sequences']:,} "
+                                                       f"(paper {PAPER_DEFAULTS['n_sequences']:,}). 0 = all."),
+        data_seed: int = typer.Option(42, "--data-seed", rich_help_panel=_PANEL_DATA,
+                                      help="Seed of the shuffle that picks the M sequences."),
+        layer: str = typer.Option("-1", "--layer", "-l", rich_help_panel=_PANEL_TOKENS,
+                                  help="Hidden-state index (0 = embeddings, -1 = last); several separated by "
+                                       "commas (e.g. -4,-3,-2,-1) come from one forward pass and are measured "
+                                       "separately unless --average-layers."),
+        average_layers: bool = typer.Option(False, "--average-layers", rich_help_panel=_PANEL_TOKENS,
+                                            help="Average the --layer list into one vector per token."),
+        max_length: int = typer.Option(512, "--max-length", rich_help_panel=_PANEL_TOKENS,
+                                       help="Truncate sequences at this many tokens (special tokens included)."),
+        batch_size: int = typer.Option(64, "--batch-size", rich_help_panel=_PANEL_TOKENS,
+                                       help="Most sequences per forward pass (batches are length-bucketed "
+                                            "and padded only to their own longest sequence)."),
+        max_batch_tokens: int = typer.Option(16384, "--max-batch-tokens", rich_help_panel=_PANEL_TOKENS,
+                                             help="Most padded positions per forward pass (bounds memory)."),
+        keep_bos: bool = typer.Option(True, "--keep-bos/--drop-bos", rich_help_panel=_PANEL_TOKENS,
+                                      help="Keep a bos/[CLS] token at position 0 (the paper keeps it)."),
+        drop_eos: bool = typer.Option(True, "--drop-eos/--keep-eos", rich_help_panel=_PANEL_TOKENS,
+                                      help="Drop end-of-sequence tokens (the paper drops them; BERT has no eos, so "
+                                           "[SEP] stays). Padding is always dropped, found by the attention mask."),
+        drop_special: bool = typer.Option(False, "--drop-special", rich_help_panel=_PANEL_TOKENS,
+                                          help="Drop every special token of the tokenizer."),
+        masked_tokens: bool = typer.Option(False, "--masked-tokens", rich_help_panel=_PANEL_TOKENS,
+                                           help="Masked-token mode (masked LMs): mask each position in turn and "
+                                                "keep the vector at the mask. One forward row per token: slow."),
+        pad_token_id: Optional[int] = typer.Option(None, "--pad-token-id", rich_help_panel=_PANEL_TOKENS,
+                                                   help="Token id used for padding when the tokenizer has no pad, "
+                                                        "eos, bos or unk token (padding is never measured)."),
+        sample_size: int = typer.Option(150_000, "--sample-size", rich_help_panel=_PANEL_CLOUD,
+                                        help="Token vectors drawn at random (without replacement) before dedup."),
+        n_points: Optional[int] = typer.Option(None, "--n-points", "-N", rich_help_panel=_PANEL_CLOUD,
+                                               help=f"N: points measured, the first N distinct sampled vectors. "
+                                                    f"Default {DEMO_DEFAULTS['n_points']:,} "
+                                                    f"(paper {PAPER_DEFAULTS['n_points']:,})."),
+        seed: int = typer.Option(42, "--seed", rich_help_panel=_PANEL_CLOUD, help="Seed of the token sample."),
+        neighbors: int = typer.Option(128, "--neighbors", "-L", rich_help_panel=_PANEL_CLOUD,
+                                      help="L: neighbours per point (the point itself excluded)."),
+        estimator: str = typer.Option("twonn", "--estimator", rich_help_panel=_PANEL_CLOUD,
+                                      help="Local estimator: twonn (paper), twonn_mle, mle, lpca."),
+        discard_fraction: float = typer.Option(0.1, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
+                                               help="Share of the largest TwoNN ratios discarded in each fit."),
+        backend: str = typer.Option("auto", "--backend", rich_help_panel=_PANEL_CLOUD,
+                                    help="Neighbour search / estimator backend: auto, or as local_dimensions accepts."),
+        paper: bool = typer.Option(False, "--paper", rich_help_panel=_PANEL_CLOUD,
+                                   help=f"Use the paper's M = {PAPER_DEFAULTS['n_sequences']:,} and "
+                                        f"N = {PAPER_DEFAULTS['n_points']:,} where not given explicitly."),
+        out: Path = typer.Option(Path("lidscope-out/measure"), "--out", "-o", rich_help_panel=_PANEL_RUN,
+                                 help="Result folder: summary.json, tokens.parquet, lid.png."),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", rich_help_panel=_PANEL_RUN,
+                                                 help="Embedding cache (default $LIDSCOPE_CACHE/embeddings or "
+                                                      "~/.cache/lidscope/embeddings). Re-runs with other N, L or "
+                                                      "estimator skip the forward pass."),
+        no_cache: bool = typer.Option(False, "--no-cache", rich_help_panel=_PANEL_RUN,
+                                      help="Do not keep token vectors (they are still streamed to a temporary folder)."),
+        no_figures: bool = typer.Option(False, "--no-figures", rich_help_panel=_PANEL_RUN, help="Skip lid.png."),
+        threads: Optional[int] = typer.Option(None, "--threads", rich_help_panel=_PANEL_RUN,
+                                              help="torch CPU threads (default: torch's choice)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
+                                   help="No progress bars."),
+    ) -> None:
+        """Measure the local intrinsic dimension of a model's contextual token embeddings.
+
+        Texts -> tokens -> hidden states -> sample 150k vectors, dedup, first N -> L nearest
+        neighbours of every point -> local TwoNN -> mean, median, std, quartiles, global estimate.
+        With no arguments: the bundled all-MiniLM-L6-v2 on chit-chat validation utterances.
+        """
+        from rich.console import Console
+
+        from lidscope.extract.errors import ExtractError
+        from lidscope.measure import measure
+
+        console = Console()
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        kw = _resolve_defaults(paper, n_sequences, n_points)
+        for note in kw.pop("_notes"):
+            console.print(f"[yellow]note:[/] {note}")
+        kwargs = _measure_kwargs(
+            model=model, gguf_file=gguf_file, trust_remote_code=trust_remote_code, data=data, split=split,
+            text_column=text_column, data_seed=data_seed, layer=layer, average_layers=average_layers,
+            max_length=max_length, batch_size=batch_size, max_batch_tokens=max_batch_tokens, keep_bos=keep_bos,
+            drop_eos=drop_eos, drop_special=drop_special, masked_tokens=masked_tokens, pad_token_id=pad_token_id,
+            sample_size=sample_size, seed=seed, n_neighbors=neighbors, estimator=estimator,
+            discard_fraction=discard_fraction, backend=backend, out=out, cache_dir=cache_dir,
+            use_cache=not no_cache, figures=not no_figures, **kw,
+        )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            if quiet:
+                result = measure(**kwargs)
+            else:
+                with _progress() as prog:
+                    result = measure(progress=_Bars(prog), **kwargs)
+        except (ExtractError, ValueError) as exc:
+            _fail(console, exc)
+        _print_summary(console, result)
+
+    @app.command("compare")
+    def compare_cmd(
+        models: list[str] = typer.Argument(..., help="Models to compare: local folders, .gguf files, or "
+                                                     "bundled names (minilm, smollm2)."),
+        data: list[str] = typer.Option(["chitchat:validation"], "--data", "-d",
+                                       help="Data spec; repeat for several datasets/splits (e.g. -d chitchat:train "
+                                            "-d chitchat:validation -d wikipedia:validation)."),
+        n_sequences: Optional[int] = typer.Option(None, "--n-sequences", "-M",
+                                                  help=f"M per dataset (default {DEMO_DEFAULTS['n_sequences']:,}, "
+                                                       f"paper {PAPER_DEFAULTS['n_sequences']:,}; 0 = all)."),
+        n_points: Optional[int] = typer.Option(None, "--n-points", "-N",
+                                               help=f"N per measurement (default {DEMO_DEFAULTS['n_points']:,}, "
+                                                    f"paper {PAPER_DEFAULTS['n_points']:,})."),
+        neighbors: int = typer.Option(128, "--neighbors", "-L", help="L: neighbours per point."),
+        layer: str = typer.Option("-1", "--layer", "-l", help="Hidden-state index (or comma list, averaged "
+                                                              "with --average-layers; otherwise the first is plotted)."),
+        average_layers: bool = typer.Option(False, "--average-layers", help="Average the --layer list."),
+        split: Optional[str] = typer.Option(None, "--split", help="Split applied to every data spec without one."),
+        text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column for tabular data."),
+        estimator: str = typer.Option("twonn", "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
+        gguf_file: Optional[str] = typer.Option(None, "--gguf-file", help="GGUF file name inside model folders."),
+        trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
+                                               help="Allow code shipped in model folders (off by default)."),
+        paper: bool = typer.Option(False, "--paper", help="Use the paper's M and N where not given."),
+        out: Path = typer.Option(Path("lidscope-out/compare"), "--out", "-o",
+                                 help="Folder for per-run results, compare.json, violin-<data>.png, compare.png."),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Embedding cache root."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Measure several models on several datasets and draw violins of pointwise LID per dataset."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from lidscope.extract.errors import ExtractError
+        from lidscope.measure import compare
+
+        console = Console()
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        kw = _resolve_defaults(paper, n_sequences, n_points)
+        for note in kw.pop("_notes"):
+            console.print(f"[yellow]note:[/] {note}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, trust_remote_code=trust_remote_code,
+                      n_neighbors=neighbors, layers=_layers(layer), average_layers=average_layers, split=split,
+                      text_column=text_column, estimator=estimator, **kw)
+
+        def done(m: str, d: str, r: Any) -> None:
+            console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f} (N = {r.first.lid.n_points:,})")
+
+        try:
+            if quiet:
+                cr = compare(models, data, on_result=done, **kwargs)
+            else:
+                with _progress() as prog:
+                    cr = compare(models, data, progress=_Bars(prog), on_result=done, **kwargs)
+        except (ExtractError, ValueError) as exc:
+            _fail(console, exc)
+        t = Table(title="Mean local dimension (pointwise TwoNN)")
+        for col in ("data", "model", "mean", "median", "std", "global", "points"):
+            t.add_column(col)
+        for row in cr.table():
+            t.add_row(row["data"], row["model"], f"{row['mean']:.3f}", f"{row['median']:.3f}",
+                      f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
+        console.print(t)
+        console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
+
+
+def _resolve_defaults(paper: bool, n_sequences: Optional[int], n_points: Optional[int]) -> dict[str, Any]:
+    src = PAPER_DEFAULTS if paper else DEMO_DEFAULTS
+    notes = []
+    m = src["n_sequences"] if n_sequences is None else n_sequences
+    n = src["n_points"] if n_points is None else n_points
+    if not paper and (n_sequences is None and m != PAPER_DEFAULTS["n_sequences"]
+                      or n_points is None and n != PAPER_DEFAULTS["n_points"]):
+        notes.append(f"quick defaults M = {m:,}, N = {n:,} (the paper uses M = {PAPER_DEFAULTS['n_sequences']:,}, "
+                     f"N = {PAPER_DEFAULTS['n_points']:,}: pass --paper or -M/-N).")
+    return {"n_sequences": None if m == 0 else m, "n_points": n, "_notes": notes}

@@ -1,0 +1,132 @@
+"""measure / compare / CLI on tiny random models, plus an integration run on bundled MiniLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "extract"))
+from tinymodels import WORDS, save_tiny  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lidscope import LIDInputError  # noqa: E402
+from lidscope.measure import compare, measure  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("measure-models")
+    return {k: save_tiny(k, root / k) for k in ("bert", "llama")}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    f = tmp_path_factory.mktemp("corpus") / "texts.txt"
+    lines = [" ".join(rng.choice(WORDS, size=rng.integers(3, 25))) for _ in range(200)]
+    f.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    return f
+
+
+SMALL = dict(n_points=600, n_neighbors=16, sample_size=3000)
+
+
+def test_measure_writes_a_complete_result(models, corpus, tmp_path):
+    stages = set()
+    r = measure(models["bert"], corpus, out=tmp_path / "out", cache_dir=tmp_path / "cache",
+                progress=lambda s, d, n: stages.add(s), **SMALL)
+    assert {"load_model", "load_data", "tokenize", "extract", "extract_tokens", "cloud"} <= stages
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (tmp_path / "out" / "lid.png").stat().st_size > 1000
+    assert s["mean"] == pytest.approx(r.mean) and np.isfinite(s["global_estimate"])
+    for key in ("median", "std", "quantiles", "counts", "params", "timings_s", "environment", "model", "data"):
+        assert key in s
+    c = s["counts"]
+    assert c["sequences"] == 200 and c["points"] == 600 and c["tokens_kept"] == c["tokens"]
+    assert s["params"]["n_neighbors"] == 16 and s["params"]["extraction.max_length"] == 512
+    assert s["model"]["fingerprint"]["weights_sha256"] and len(s["data"]["fingerprint"]) == 64
+    for stage in ("load_model", "load_data", "extract", "cloud", "neighbors", "estimates", "total"):
+        assert stage in s["timings_s"]
+    assert s["environment"].get("torch") and s["extraction"]["cache_hit"] is False
+    t = pq.read_table(tmp_path / "out" / "tokens.parquet")
+    assert t.num_rows == 600
+    assert t.column_names == ["point", "layer", "lid", "token_id", "token", "seq_index", "position", "sequence_id"]
+    np.testing.assert_allclose(t.column("lid").to_numpy(), r.estimates)
+    tok = t.column("token").to_pylist()
+    assert "[PAD]" not in tok and set(tok) <= set(WORDS) | {"[CLS]", "[SEP]"}
+
+
+def test_cache_hit_skips_extraction_and_reproduces(models, corpus, tmp_path):
+    kw = dict(cache_dir=tmp_path / "cache", **SMALL)
+    a = measure(models["llama"], corpus, **kw)
+    b = measure(models["llama"], corpus, **kw)
+    assert not a.summary["extraction"]["cache_hit"] and b.summary["extraction"]["cache_hit"]
+    np.testing.assert_array_equal(a.estimates, b.estimates)
+    c = measure(models["llama"], corpus, cache_dir=tmp_path / "cache", n_points=300, n_neighbors=8)
+    assert c.summary["extraction"]["cache_hit"] and c.first.lid.n_points == 300
+    d = measure(models["llama"], corpus, use_cache=False, **SMALL)
+    np.testing.assert_allclose(d.estimates, a.estimates, rtol=1e-6)
+    # decoder without bos in text: the llama tokenizer adds <s>, and its pad (= eos) is never kept
+    assert a.summary["counts"]["tokens_dropped_eos"] == 0
+
+
+def test_several_layers_from_one_pass(models, corpus, tmp_path):
+    r = measure(models["bert"], corpus, layers=(-1, 0), cache_dir=tmp_path / "c", **SMALL)
+    assert list(r.layers) == ["-1", "0"] and set(r.summary["layers"]) == {"-1", "0"}
+    assert r.tokens.num_rows == 1200
+
+
+def test_too_few_points_is_an_error_and_fewer_than_n_is_a_note(models, tmp_path):
+    with pytest.raises(LIDInputError, match="--neighbors"):
+        measure(models["bert"], ["hello you", "good day"], cache_dir=tmp_path, n_neighbors=16)
+    r = measure(models["bert"], ["hello you all good day " * 4] * 3 + ["the cat"] * 2,
+                cache_dir=tmp_path, n_neighbors=5, n_points=1000)
+    assert r.first.lid.n_points < 1000 and any("instead of N = 1000" in n for n in r.notes)
+
+
+def test_compare_draws_violins(models, corpus, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(" ".join(line.split()[::-1]) for line in corpus.read_text().splitlines()), encoding="utf-8")
+    cr = compare([models["bert"], models["llama"]], [str(corpus), str(other)], out=tmp_path / "cmp",
+                 cache_dir=tmp_path / "cache", **SMALL)
+    rows = cr.table()
+    assert len(rows) == 4 and {r["model"] for r in rows} == {"bert", "llama"}
+    assert (tmp_path / "cmp" / "compare.png").is_file() and len(cr.figures) == 3
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][0]["mean"] > 0
+
+
+def test_cli_measure_and_help(models, corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    res = runner.invoke(app, ["measure", "--help"])
+    assert res.exit_code == 0 and "--n-points" in res.output and "--trust-remote-code" in res.output
+    res = runner.invoke(app, ["measure", "-m", str(models["bert"]), "-d", str(corpus), "-N", "500", "-L", "10",
+                              "--layer", "-1", "-o", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "mean" in res.output and (tmp_path / "o" / "summary.json").is_file()
+    res = runner.invoke(app, ["measure", "-m", "no-such-model/xyz", "-q"])
+    assert res.exit_code == 2 and "never downloads" in res.output
+
+
+@pytest.mark.slow
+def test_integration_bundled_minilm_on_chitchat(tmp_path):
+    r = measure("minilm", "chitchat:validation", n_sequences=120, n_points=1500, n_neighbors=32,
+                out=tmp_path / "m", cache_dir=tmp_path / "cache")
+    s = r.summary
+    assert s["model"]["model_type"] == "bert" and s["data"]["source"] == "chitchat:validation"
+    assert s["counts"]["sequences"] == 120 and s["counts"]["points"] == 1500
+    assert 2 < r.mean < 40 and np.isfinite(r.global_estimate)
+    assert s["extraction"]["padding_ratio"] < 1.15
+    tokens = pq.read_table(tmp_path / "m" / "tokens.parquet").column("token").to_pylist()
+    assert "[CLS]" in tokens and "[PAD]" not in tokens
