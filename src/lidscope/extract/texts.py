@@ -250,6 +250,14 @@ def _read_jsonl(path: Path, text_column: str | None) -> tuple[list[tuple[str, st
     return _rows_to_items(values, str(path), column or "text"), column or "text"
 
 
+def _numeric(v: str | None) -> bool:
+    try:
+        float(v or "nan")
+        return True
+    except ValueError:
+        return False
+
+
 def _read_csv(path: Path, text_column: str | None) -> tuple[list[tuple[str, str]], str]:
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     text = _read_utf8(path)
@@ -257,8 +265,11 @@ def _read_csv(path: Path, text_column: str | None) -> tuple[list[tuple[str, str]
     columns = list(reader.fieldnames or [])
     if not columns:
         raise DataError(f"{path} is empty or has no header row; CSV files need a header naming the columns.")
-    column = _pick_column(columns, text_column, str(path), columns if len(columns) == 1 else [])
-    return _rows_to_items([row.get(column) for row in reader], str(path), column), column
+    rows = list(reader)
+    # text candidates: columns that are not entirely numeric
+    strings = [c for c in columns if not all(_numeric(r.get(c)) for r in rows)]
+    column = _pick_column(columns, text_column, str(path), strings)
+    return _rows_to_items([row.get(column) for row in rows], str(path), column), column
 
 
 def _read_parquet(path: Path, text_column: str | None) -> tuple[list[tuple[str, str]], str]:
