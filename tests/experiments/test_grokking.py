@@ -102,7 +102,7 @@ def test_too_few_validation_points(tmp_path: Path) -> None:
     # p=23, fraction 0.9: the validation split has 53 equations, at most 152 distinct prefixes
     cfg = quick_config(train_fraction=0.9, lid_points=200)
     with pytest.raises(ValueError, match="val split has only .* lid_points N=200"):
-        run(cfg, tmp_path / "run")
+        run(cfg, tmp_path / "run", figure=False)
 
 
 def test_lid_points_must_exceed_neighbors() -> None:
@@ -160,12 +160,12 @@ def test_quick_run_writes_results(quick_run: tuple[Path, list[dict]]) -> None:
 
 def test_deterministic(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
     _, rows = quick_run
-    assert _science(run(quick_config(), tmp_path / "again")) == _science(rows)
+    assert _science(run(quick_config(), tmp_path / "again", figure=False)) == _science(rows)
 
 
 def test_different_seed_differs(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
     _, rows = quick_run
-    assert _science(run(quick_config(seed=1), tmp_path / "seed1")) != _science(rows)
+    assert _science(run(quick_config(seed=1, steps=10), tmp_path / "seed1", figure=False)) != _science(rows[:2])
 
 
 class _Interrupt(Exception):
@@ -181,10 +181,10 @@ def test_resume_after_interruption_equals_uninterrupted(quick_run: tuple[Path, l
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        run(quick_config(), out, on_step=stop)
+        run(quick_config(), out, on_step=stop, figure=False)
     assert [r["step"] for r in read_metrics(out)] == [0, 10, 20]
     seen: list[int] = []
-    resumed = run(quick_config(), out, on_eval=lambda r: seen.append(r["step"]))
+    resumed = run(quick_config(), out, on_eval=lambda r: seen.append(r["step"]), figure=False)
     assert seen == [30]  # only the missing evaluation was computed
     assert _science(resumed) == _science(rows)
 

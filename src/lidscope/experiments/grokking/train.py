@@ -220,7 +220,7 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
     model.eval()
     row: dict[str, Any] = {"step": step}
     lid_seconds = lid_cpu = 0.0
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), time.thread_time()
     for split in SPLITS:
         tokens = data.train_tokens if split == "train" else data.val_tokens
         labels = data.train_labels if split == "train" else data.val_labels
@@ -228,21 +228,24 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
         row[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
         row[f"{split}_acc"] = float((logits.argmax(-1) == labels).float().mean())
         if samples is not None:
-            t1, c1 = time.perf_counter(), time.process_time()
+            t1, c1 = time.perf_counter(), time.thread_time()
             s = samples[split]
             cloud = hidden[s.examples, s.positions].numpy().astype(np.float64)
+            threads = torch.get_num_threads()
             res = lidscope.local_dimensions(
                 cloud, n_neighbors=config.lid_neighbors, estimator="twonn", discard_fraction=0.1,
                 dedup=True, random_state=config.seed,
             )
+            # numba's OpenMP layer can share torch's libgomp and reset its thread count: restore it
+            torch.set_num_threads(threads)
             row[f"lid_{split}_mean"] = float(res.mean)
             row[f"lid_{split}_median"] = float(res.median)
             row[f"lid_{split}_std"] = float(res.std)
             row[f"lid_{split}_n"] = int(res.n_points)
             lid_seconds += time.perf_counter() - t1
-            lid_cpu += time.process_time() - c1
+            lid_cpu += time.thread_time() - c1
     row["eval_seconds"] = time.perf_counter() - t0 - lid_seconds
-    row["eval_cpu_seconds"] = time.process_time() - c0 - lid_cpu
+    row["eval_cpu_seconds"] = time.thread_time() - c0 - lid_cpu
     row["lid_seconds"] = lid_seconds
     row["lid_cpu_seconds"] = lid_cpu
     return row
@@ -429,14 +432,14 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
     for target in schedule:
         if target <= state.step:
             continue
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), time.thread_time()
         while state.step < target:
             loss = train_step(config, data, model, optimizer, state.step)
             state.step += 1
             if on_step:
                 on_step(state.step, loss)
         state.train_seconds += time.perf_counter() - t0
-        state.train_cpu_seconds += time.process_time() - c0
+        state.train_cpu_seconds += time.thread_time() - c0
         row = evaluate(config, data, model, samples, state.step)
         row["train_seconds"] = state.train_seconds
         row["train_cpu_seconds"] = state.train_cpu_seconds
@@ -462,7 +465,8 @@ def read_metrics(out: str | Path) -> list[dict[str, Any]]:
 def lid_cost(history: list[dict[str, Any]]) -> dict[str, float]:
     """LID, evaluation and training time (wall and process CPU seconds), LID as % of training.
 
-    CPU seconds are this process's CPU time: on a shared machine they measure the work, while wall
+    CPU seconds are the CPU time of the thread that runs training and LID (``time.thread_time``; all
+    of the work with ``torch.set_num_threads(1)``): on a shared machine they measure the work, while wall
     seconds also count waiting for a core. ``*_percent_of_training`` uses each clock separately.
     """
     out: dict[str, float] = {}
