@@ -148,6 +148,11 @@ def local_dimensions(
         raise LIDInputError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
     L = check_neighbors_param(n_neighbors, minimum=2 if estimator == "lpca" else 3)
     discard_fraction = check_fraction(discard_fraction, "discard_fraction")
+    if estimator == "twonn" and discard_fraction == 0:
+        raise LIDInputError(
+            "The linear TwoNN fit needs discard_fraction > 0 (with nothing discarded the largest "
+            "ratio gets y = -log(0) = inf). Use e.g. 0.1, or estimator='twonn_mle'."
+        )
     resolve_backend(backend, device)
     if n_points is not None and (isinstance(n_points, bool) or int(n_points) < 1):
         raise LIDInputError(f"n_points must be a positive integer or None, got {n_points!r}.")

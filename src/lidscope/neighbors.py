@@ -76,6 +76,10 @@ def kneighbors(
     return _kneighbors_faiss(X, n_neighbors, n_search, block_size, progress)
 
 
+#: Bound on float32 GEMM squared-distance error, relative to |x|^2 + |y|^2 of the centred cloud.
+FLOAT32_MARGIN = 2e-5
+
+
 def _kneighbors_faiss(
     X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
@@ -83,19 +87,31 @@ def _kneighbors_faiss(
 
     from .estimators._kernels import rerank
 
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    # Centring costs nothing (distances are translation invariant) and removes the worst of the
+    # float32 cancellation for clouds far from the origin.
+    X32 = np.ascontiguousarray(X - X.mean(axis=0, dtype=np.float64), dtype=np.float32)
+    sq = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
     index = faiss.IndexFlatL2(X32.shape[1])
     index.add(X32)
     Xc = np.ascontiguousarray(X)
-    n = X.shape[0]
     dist = np.empty((n, k))
     idx = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, block_size):
-        stop = min(n, start + block_size)
-        _, cand = index.search(X32[start:stop], n_search)
-        dist[start:stop], idx[start:stop] = rerank(Xc, np.arange(start, stop), cand, k)
+        rows = np.arange(start, min(n, start + block_size))
+        width = n_search
+        while rows.size:
+            d32, cand = index.search(X32[rows], width)
+            dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
+            if width >= n:
+                break
+            # A point beyond the float32 horizon could still be closer than the k-th exact
+            # neighbour only if the horizon lies within the float32 error of it: search again wider.
+            margin = FLOAT32_MARGIN * (sq[rows] + sq.max())
+            unsafe = d32[:, -1].astype(np.float64) - margin <= dist[rows, k - 1] ** 2
+            rows, width = rows[unsafe], min(n, 2 * width)
         if progress:
-            progress("neighbors", stop, n)
+            progress("neighbors", min(n, start + block_size), n)
     return Neighbors(dist, idx)
 
 
@@ -105,7 +121,7 @@ def _kneighbors_torch(
     import torch
 
     X64 = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64), device=device)
-    X32 = X64.float()
+    X32 = (X64 - X64.mean(0)).float()
     sq = (X32 * X32).sum(1)
     n = X.shape[0]
     dist = np.empty((n, k))

@@ -35,9 +35,14 @@ from . import _kernels
 METHODS = ("linear", "mle")
 
 
-def _check_method(method: str) -> str:
+def _check_method(method: str, discard_fraction: float = 0.1) -> str:
     if method not in METHODS:
         raise LIDInputError(f"method must be one of {METHODS}, got {method!r}.")
+    if method == "linear" and discard_fraction == 0:
+        raise LIDInputError(
+            "The linear TwoNN fit needs discard_fraction > 0: with nothing discarded the largest "
+            "ratio gets F = 1 and y = -log(1 - F) = inf. Use e.g. 0.1, or method='mle'."
+        )
     return method
 
 
@@ -48,7 +53,7 @@ def twonn_from_distances(
 
     Points with r1 == 0 (duplicates) give undefined ratios and are left out, as in scikit-dimension.
     """
-    _check_method(method)
+    _check_method(method, discard_fraction)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = np.asarray(r2, dtype=np.float64) / np.asarray(r1, dtype=np.float64)
     return float(_kernels.fit_ratios(mu, float(discard_fraction), method == "mle"))
@@ -135,7 +140,7 @@ class TwoNN:
 
     def fit(self, X, y=None) -> "TwoNN":
         check_fraction(self.discard_fraction, "discard_fraction")
-        _check_method(self.method)
+        _check_method(self.method, self.discard_fraction)
         X = as_cloud(X)
         require_distinct(X)
         check_enough_points(X.shape[0], 2)
@@ -172,7 +177,7 @@ class LocalTwoNN:
     def fit(self, X, y=None, neighbors: Neighbors | None = None) -> "LocalTwoNN":
         L = check_neighbors_param(self.n_neighbors)
         check_fraction(self.discard_fraction, "discard_fraction")
-        _check_method(self.method)
+        _check_method(self.method, self.discard_fraction)
         X = as_cloud(X)
         if neighbors is None:
             require_distinct(X)

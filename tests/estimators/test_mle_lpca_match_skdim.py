@@ -1,0 +1,44 @@
+"""Levina-Bickel MLE and local PCA equal scikit-dimension's pointwise estimates."""
+
+import warnings
+
+import numpy as np
+import pytest
+import skdim
+
+from lidscope import LocalMLE, LocalPCA, local_dimensions
+from lidscope.synthetic import curved_manifold
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    return curved_manifold(800, 5, 100, seed=7, dtype=np.float64)
+
+
+def test_local_mle_equals_skdim(cloud):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = skdim.id.MLE().fit(cloud, n_neighbors=20).dimension_pw_
+    np.testing.assert_allclose(LocalMLE(20).fit(cloud).dimension_pw_, ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("version", ["FO", "participation_ratio"])
+def test_local_pca_equals_skdim(cloud, version):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = skdim.id.lPCA(ver=version).fit_pw(cloud, n_neighbors=64).dimension_pw_
+    np.testing.assert_allclose(LocalPCA(64, version=version).fit(cloud).dimension_pw_, ref, rtol=1e-9)
+
+
+def test_local_pca_ratio_counts_components_for_95_percent_variance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3)) * np.array([10.0, 10.0, 10.0])
+    X = np.hstack([X, 1e-3 * rng.normal(size=(600, 5))])
+    assert np.all(LocalPCA(64, version="ratio").fit(X).dimension_pw_ == 3)
+
+
+@pytest.mark.parametrize("estimator", ["mle", "lpca", "twonn_mle"])
+def test_local_dimensions_accepts_every_estimator(cloud, estimator):
+    r = local_dimensions(cloud, n_neighbors=32, estimator=estimator)
+    assert r.n_points == 800 and np.isfinite(r.values).all()
+    assert 2.0 < r.mean < 8.0
