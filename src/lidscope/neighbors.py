@@ -58,7 +58,7 @@ def kneighbors(
     extra_candidates: int = EXTRA_CANDIDATES,
     backend: str = "auto",
     device: str | None = None,
-    block_size: int = 8192,
+    block_size: int = 4096,
     progress: Progress | None = None,
 ) -> Neighbors:
     """The ``n_neighbors`` nearest other points of every row of ``X`` (n, d), exact in float64.

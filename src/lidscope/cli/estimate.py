@@ -1,0 +1,99 @@
+"""``lidscope estimate``: local dimensions of a point cloud stored in a file."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from ._progress import console, stage_progress
+
+
+class Estimator(str, Enum):
+    twonn = "twonn"
+    twonn_mle = "twonn_mle"
+    mle = "mle"
+    lpca = "lpca"
+
+
+def estimate(
+    points: Annotated[Optional[Path], typer.Argument(
+        help="Point cloud file: .npy, .npz, .safetensors, or Parquet (a list/array column, or numeric "
+             "columns). Omit it to run on a generated 10-dimensional curved manifold in 768-D.")] = None,
+    key: Annotated[Optional[str], typer.Option(help="Array name in .npz/.safetensors, or column in Parquet.")] = None,
+    neighbors: Annotated[int, typer.Option("--neighbors", "-L", help="Neighbourhood size L (the point itself excluded).")] = 128,
+    estimator: Annotated[Estimator, typer.Option(help="twonn (linear fit, as the paper), twonn_mle, mle (Levina-Bickel) or lpca.")] = Estimator.twonn,
+    discard_fraction: Annotated[float, typer.Option(help="Share of the largest TwoNN ratios dropped in each fit.")] = 0.1,
+    n_points: Annotated[Optional[int], typer.Option(help="Shuffle (with --seed), drop duplicates, keep the first N points. Default: all.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle used with --n-points.")] = 42,
+    dedup: Annotated[bool, typer.Option(help="Remove exact duplicate rows (counted). With --no-dedup, duplicates are an error.")] = True,
+    backend: Annotated[str, typer.Option(help="auto (CUDA via torch if present, else faiss + numba), numba, or torch.")] = "auto",
+    device: Annotated[Optional[str], typer.Option(help="Device for --backend torch, e.g. cuda:0.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for summary.json, estimates.parquet and histogram.png.")] = Path("lidscope-out/estimate"),
+    figure: Annotated[bool, typer.Option(help="Draw histogram.png.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Local intrinsic dimension of every point in POINTS; prints a summary and writes results to --out."""
+    import numpy as np
+
+    from .. import LIDInputError, local_dimensions
+    from ..pointsio import load_points
+    from ..provenance import array_sha256, environment, fingerprint_path
+    from ..results import write_json, write_parquet
+
+    try:
+        if points is None:
+            from ..synthetic import curved_manifold
+
+            X = curved_manifold(10_000, 10, 768, seed=0)
+            source = {"generated": "curved_manifold(n=10000, intrinsic_dim=10, ambient_dim=768, seed=0)"}
+            console.print("No POINTS given: using a generated 10-dimensional curved manifold in 768-D (10,000 points).")
+        else:
+            X = load_points(points, key)
+            source = {**fingerprint_path(points), "key": key}
+        with stage_progress(progress) as update:
+            r = local_dimensions(
+                X, n_neighbors=neighbors, estimator=estimator.value, discard_fraction=discard_fraction,
+                n_points=n_points, random_state=seed, dedup=dedup, backend=backend, device=device, progress=update,
+            )
+    except LIDInputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    summary = {**r.summary(), "input": {**source, "shape": list(np.shape(X)), "sha256_array": array_sha256(np.asarray(X))},
+               "environment": environment()}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "summary.json", summary)
+    write_parquet(out / "estimates.parquet", {
+        "row": np.arange(r.n_input), "estimate": r.estimates, "kept": np.isin(np.arange(r.n_input), r.kept_index),
+        "duplicate_of": r.duplicate_of,
+    }, metadata={"params": r.params})
+    if figure:
+        from ..plots import plot_distribution
+
+        plot_distribution(r.values, out / "histogram.png", title=f"{r.params['estimator']}, L = {neighbors}, N = {r.n_points:,}")
+    _print_summary(r, out)
+
+
+def _print_summary(r, out: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title="Local intrinsic dimension", show_header=False, title_justify="left")
+    q = r.quantiles
+    for name, value in [
+        ("mean", f"{r.mean:.4f}"), ("median", f"{r.median:.4f}"), ("std (ddof=1)", f"{r.std:.4f}"),
+        ("quartiles", f"{q[0.25]:.4f} / {q[0.5]:.4f} / {q[0.75]:.4f}"), ("global TwoNN", f"{r.global_estimate:.4f}"),
+        ("points", f"{r.n_points:,} (of {r.n_input:,} rows; {r.n_duplicates_removed:,} duplicates removed)"),
+        ("undefined estimates", str(r.n_undefined)),
+        ("time", ", ".join(f"{k} {v:.2f} s" for k, v in r.timings.items())),
+        ("written to", str(out)),
+    ]:
+        t.add_row(name, value)
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("estimate")(estimate)
