@@ -241,7 +241,7 @@ def register(app: typer.Typer) -> None:
             discard_fraction=discard_fraction, backend=backend, out=out, cache_dir=cache_dir,
             use_cache=not no_cache, figures=not no_figures, **kw,
         )
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
         try:
             if quiet:
                 result = measure(**kwargs)
@@ -297,7 +297,7 @@ def register(app: typer.Typer) -> None:
         kw = _resolve_defaults(paper, n_sequences, n_points)
         for note in kw.pop("_notes"):
             console.print(f"[yellow]note:[/] {note}")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, layers=_layers(layer), average_layers=average_layers, split=split,
                       text_column=text_column, estimator=estimator, **kw)
@@ -321,6 +321,17 @@ def register(app: typer.Typer) -> None:
                       f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
         console.print(t)
         console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
+
+
+def _quiet_transformers() -> None:
+    """No hub access, and no transformers progress bars mixed into ours."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
 
 
 def _resolve_defaults(paper: bool, n_sequences: Optional[int], n_points: Optional[int]) -> dict[str, Any]:

@@ -436,8 +436,15 @@ def _load_gguf_converted(
     info.update(weights_format="gguf (dequantised)", gguf_file=gguf, trust_remote_code=trust_remote_code)
     tmp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
     try:
+        from safetensors.torch import save_model
+
         tmp.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(str(tmp), safe_serialization=True)
+        # save_pretrained refuses GGUF-quantised models; the dequantised weights are plain tensors
+        save_model(model, str(tmp / "model.safetensors"))
+        cfg = model.config.to_dict()
+        cfg.pop("quantization_config", None)
+        cfg["architectures"] = [type(model).__name__]
+        (tmp / "config.json").write_text(json.dumps(cfg, indent=2, default=str), encoding="utf-8")
         tokenizer.save_pretrained(str(tmp))
         (tmp / "lidscope-source.json").write_text(
             json.dumps({"gguf": str(gguf_path), "gguf_sha256": digest, "fingerprint": fingerprint,
@@ -448,7 +455,7 @@ def _load_gguf_converted(
             shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         info["converted_to"] = str(target)
-    except OSError as exc:  # a read-only cache only costs speed
+    except Exception as exc:  # noqa: BLE001 -- a failed conversion only costs speed next time
         log.warning("could not save a converted copy of %s: %s", gguf_path, exc)
         shutil.rmtree(tmp, ignore_errors=True)
     return LoadedModel(model, tokenizer, label, str(gguf_path), fingerprint, info)
