@@ -1,0 +1,181 @@
+"""`lidscope sweep` (LID of every saved checkpoint) and `lidscope plot` (LID and metrics vs step)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise typer.BadParameter(f"--layer takes integers separated by commas, e.g. -1 or -2,-1; got {text!r}") from None
+    if not vals:
+        raise typer.BadParameter("--layer needs at least one layer index, e.g. -1.")
+    return vals
+
+
+def _threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _quiet_transformers() -> None:
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _signals_table(console: Any, store: Any, layer: Optional[str]) -> None:
+    from rich.table import Table
+
+    from lidscope.training.signals import drop, plateau
+
+    df = store.read()
+    if df.empty:
+        return
+    layer = layer if layer is not None else df["layer"].iloc[0]
+    t = Table(title=f"Mean LID by step (layer {layer}) and signals")
+    for col in ("data", "run", "steps", "mean LID first -> last", "drops (step: from -> to)", "plateau from step"):
+        t.add_column(col)
+    for (data, run), g in df[df["layer"] == layer].groupby(["data_name", "run"], sort=False):
+        g = g.sort_values("step")
+        x, y = g["step"].tolist(), g["mean"].tolist()
+        drops = ", ".join(f"{e.step}: {e.from_value:.2f} -> {e.to_value:.2f}" for e in drop(y, x)) or "-"
+        p = plateau(y, x) if len(y) >= 3 else None
+        t.add_row(str(data), str(run), str(len(x)), f"{y[0]:.3f} -> {y[-1]:.3f}", drops,
+                  str(p.start_step) if p else "-")
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` and ``plot`` commands."""
+
+    @app.command("sweep")
+    def sweep_cmd(
+        checkpoints: list[str] = typer.Argument(..., help="Training output folders (with checkpoint-<step> "
+                                                          "sub-folders), checkpoint-<step> folders, or MODEL_DIR@STEP."),
+        data: list[str] = typer.Option(["chitchat:validation"], "--data", "-d",
+                                       help="Data spec; repeat for several (chitchat:validation, wikipedia:validation, "
+                                            "bbc:test, a .txt/.jsonl/.csv/.parquet file, PATH:SPLIT)."),
+        out: Path = typer.Option(Path("lidscope-out/sweep"), "--out", "-o",
+                                 help="Results store folder (Parquet rows, per-token files, metrics). Re-running "
+                                      "with the same --out resumes: finished measurements are never recomputed."),
+        layer: str = typer.Option("-1", "--layer", "-l", help="Hidden-state indices, comma separated (-1 = last)."),
+        n_sequences: int = typer.Option(2_000, "--n-sequences", "-M",
+                                        help="M: sequences sampled per data spec, the same for every checkpoint "
+                                             "(paper 10,000). 0 = all."),
+        n_points: int = typer.Option(10_000, "--n-points", "-N", help="N: points measured (paper 60,000)."),
+        neighbors: int = typer.Option(128, "--neighbors", "-L", help="L: neighbours per point."),
+        sample_size: int = typer.Option(150_000, "--sample-size", help="Token vectors sampled before dedup."),
+        max_length: int = typer.Option(512, "--max-length", help="Truncate sequences at this many tokens."),
+        seed: int = typer.Option(42, "--seed", help="Seed of the token sample."),
+        data_seed: int = typer.Option(42, "--data-seed", help="Seed of the sequence sample."),
+        estimator: str = typer.Option("twonn", "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
+        text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of tabular data."),
+        tokenizer: Optional[Path] = typer.Option(None, "--tokenizer",
+                                                 help="Tokenizer folder for every checkpoint (for checkpoints "
+                                                      "saved without one)."),
+        base_model: Optional[Path] = typer.Option(None, "--base-model",
+                                                  help="Base model folder for LoRA adapter checkpoints."),
+        executor: str = typer.Option("local", "--executor", help="Executor running the jobs (local)."),
+        plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw STORE/training.png/.svg at the end."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch, numba and faiss."),
+    ) -> None:
+        """Measure LID of every checkpoint of a training run on every dataset/split (resumable)."""
+        from rich.console import Console
+
+        from lidscope.extract.errors import ExtractError
+        from lidscope.training.settings import MeasureSettings
+        from lidscope.training.sweep import SweepError, plan_sweep, run_sweep
+
+        console = Console()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _threads(threads)
+        _quiet_transformers()
+        try:
+            settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
+                                       layers=_layers(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
+                                       max_length=max_length, estimator=estimator, text_column=text_column)
+            plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model)
+        except (SweepError, ExtractError, ValueError) as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        for s in plan.skipped:
+            console.print(f"[yellow]skipped[/] {s['checkpoint']}: {s['reason']}")
+        for note in plan.notes:
+            console.print(f"[yellow]note:[/] {note}")
+        console.print(f"{len(plan.checkpoints)} checkpoints x {len(data)} data specs: {plan.already_done} already "
+                      f"in {out}, {plan.n_units} to measure in {len(plan.jobs)} jobs.")
+
+        def event(kind: str, info: dict[str, Any]) -> None:
+            if kind == "done":
+                console.print(f"[green]done[/] step {info['step']}  {info['checkpoint']}  ({info['seconds']:.1f} s)")
+            else:
+                console.print(f"[red]failed[/] step {info['step']}  {info['checkpoint']}: {info['error']} "
+                              "(recorded in the store; skipped, retried on the next run)")
+
+        report = run_sweep(plan, executor, on_event=event)
+        for note in report.notes:
+            console.print(f"[yellow]note:[/] {note}")
+        _signals_table(console, report.store, None)
+        if plot and not report.store.read().empty:
+            from lidscope.training.plots import plot_training
+
+            paths = plot_training(report.store)
+            console.print(f"figure: {', '.join(map(str, paths))}")
+        console.print(f"results store: {out} ({len(report.finished)} new, {report.already_done} reused, "
+                      f"{len(report.failed)} failed, {len(report.skipped)} skipped)")
+        if report.failed:
+            raise typer.Exit(1)
+
+    @app.command("plot")
+    def plot_cmd(
+        results: Path = typer.Argument(..., help="Results store folder (from `lidscope sweep --out` or LIDCallback(store=))."),
+        metric: Optional[list[str]] = typer.Option(None, "--metric", "-m",
+                                                   help="Metric for the second axis; repeat for several (default: "
+                                                        "eval_* metrics, else the training loss). 'none' for none."),
+        layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Layer label (default: the first measured)."),
+        data: Optional[list[str]] = typer.Option(None, "--data", "-d", help="Only these data specs/names."),
+        stat: str = typer.Option("mean", "--stat", help="Statistic: mean, median, global_estimate."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output path stem (default RESULTS/training); "
+                                                                     ".png and .svg are written."),
+    ) -> None:
+        """Draw mean LID (with a band) against step per dataset/split, task metrics on a second axis."""
+        from rich.console import Console
+
+        from lidscope.training.plots import plot_training
+        from lidscope.training.store import ResultsStore, StoreError
+
+        console = Console()
+        metrics = None if not metric else ([] if metric == ["none"] else list(metric))
+        try:
+            paths = plot_training(ResultsStore(results), out, metrics=metrics, layer=layer, data=data, stat=stat)
+        except StoreError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        _signals_table(console, ResultsStore(results), layer)
+        console.print(f"figure: {', '.join(map(str, paths))}")
