@@ -124,13 +124,13 @@ def drop(
 ) -> list[Drop]:
     """Significant decreases: a value below the highest of the previous ``window`` values by more
     than the threshold (``tolerance``; else ``3 * sqrt(2) * noise``; else ``rel_tolerance`` times
-    that highest value). Consecutive hits against the same reference are merged into one event
-    (the deepest point).
+    that highest value). Consecutive hits are merged into one event ending at its deepest point.
     """
     if window < 1:
         raise ValueError("window must be >= 1.")
     vals, st = _prepare(values, steps)
     events: list[Drop] = []
+    last_hit = -2
     for i in range(1, len(vals)):
         lo = max(0, i - window)
         ref_i = max(range(lo, i), key=lambda k: vals[k])
@@ -138,16 +138,19 @@ def drop(
         thr = tolerance if tolerance is not None else (
             3 * math.sqrt(2) * noise if noise is not None else rel_tolerance * abs(ref))
         delta = ref - vals[i]
-        if delta > thr:
-            ev = Drop(i, st[i], ref_i, st[ref_i], ref, vals[i], delta, delta / abs(ref) if ref else math.inf, thr)
-            if events and events[-1].index == i - 1 and events[-1].to_value >= vals[i]:
-                ev.reference_index, ev.reference_step = events[-1].reference_index, events[-1].reference_step
-                ev.from_value = events[-1].from_value
-                ev.delta = ev.from_value - ev.to_value
-                ev.relative = ev.delta / abs(ev.from_value) if ev.from_value else math.inf
-                events[-1] = ev
-            else:
-                events.append(ev)
+        if delta <= thr:
+            continue
+        if last_hit == i - 1 and events:
+            # the same decline continues (or lingers low): one event, ending at its deepest point
+            prev = events[-1]
+            if vals[i] < prev.to_value:
+                d = prev.from_value - vals[i]
+                events[-1] = Drop(i, st[i], prev.reference_index, prev.reference_step, prev.from_value, vals[i], d,
+                                  d / abs(prev.from_value) if prev.from_value else math.inf, prev.threshold)
+        else:
+            events.append(Drop(i, st[i], ref_i, st[ref_i], ref, vals[i], delta,
+                               delta / abs(ref) if ref else math.inf, thr))
+        last_hit = i
     return events
 
 
