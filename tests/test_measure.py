@@ -54,7 +54,7 @@ def test_measure_writes_a_complete_result(models, corpus, tmp_path):
     assert s["model"]["fingerprint"]["weights_sha256"] and len(s["data"]["fingerprint"]) == 64
     for stage in ("load_model", "load_data", "extract", "cloud", "neighbors", "estimates", "total"):
         assert stage in s["timings_s"]
-    assert s["environment"].get("torch") and s["extraction"]["cache_hit"] is False
+    assert s["environment"]["packages"]["torch"] and s["extraction"]["cache_hit"] is False
     t = pq.read_table(tmp_path / "out" / "tokens.parquet")
     assert t.num_rows == 600
     assert t.column_names == ["point", "layer", "lid", "token_id", "token", "seq_index", "position", "sequence_id"]
@@ -127,6 +127,7 @@ def test_integration_bundled_minilm_on_chitchat(tmp_path):
     assert s["model"]["model_type"] == "bert" and s["data"]["source"] == "chitchat:validation"
     assert s["counts"]["sequences"] == 120 and s["counts"]["points"] == 1500
     assert 2 < r.mean < 40 and np.isfinite(r.global_estimate)
-    assert s["extraction"]["padding_ratio"] < 1.15
+    # 120 short utterances: batches are kept >= 512 tokens, so a little more padding than at full M
+    assert 1.0 <= s["extraction"]["padding_ratio"] < 1.5
     tokens = pq.read_table(tmp_path / "m" / "tokens.parquet").column("token").to_pylist()
     assert "[CLS]" in tokens and "[PAD]" not in tokens

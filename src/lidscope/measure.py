@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import shutil
 import tempfile
@@ -111,22 +110,10 @@ class MeasureResult:
 
 
 def environment() -> dict[str, Any]:
-    """Versions of Python and the packages that shape the numbers."""
-    try:
-        from lidscope.provenance import environment as core_env  # type: ignore[attr-defined]
+    """`lidscope.provenance.environment()` plus torch's CPU thread count."""
+    from lidscope.provenance import environment as core_environment
 
-        return dict(core_env())
-    except Exception:
-        pass
-    from importlib import metadata
-
-    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("lidscope", "numpy", "scipy", "torch", "transformers", "tokenizers", "datasets",
-                "safetensors", "faiss-cpu", "numba", "pyarrow"):
-        try:
-            env[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            env[pkg] = None
+    env = dict(core_environment())
     try:
         import torch
 
@@ -304,7 +291,7 @@ def measure(
     )
     # batching parameters change speed, not vectors: keep them out of the key
     extraction_key = {k: v for k, v in config.to_dict().items()
-                      if k not in ("batch_size", "max_batch_tokens", "pad_tolerance")}
+                      if k not in ("batch_size", "max_batch_tokens", "pad_tolerance", "min_batch_tokens")}
     key_parts = {"model": loaded.fingerprint, "data": texts.fingerprint, "extraction": extraction_key}
     key = cache_key(key_parts)
 

@@ -62,7 +62,8 @@ class ExtractionConfig:
         max_length: truncation length in tokens (special tokens included).
         batch_size: most sequences per forward pass.
         max_batch_tokens: most padded positions (rows x longest) per forward pass.
-        pad_tolerance: most padding per batch as a fraction of its real positions.
+        pad_tolerance: most padding per batch as a fraction of its real positions, applied once a
+            batch holds ``min_batch_tokens`` real tokens (smaller batches waste CPU time).
         rules: token filtering rules.
         masked_tokens: masked-token mode (masked LMs): mask each kept position in turn and take
             the vector at the mask position; costs one sequence copy per token.
@@ -77,6 +78,7 @@ class ExtractionConfig:
     batch_size: int = 64
     max_batch_tokens: int = 16384
     pad_tolerance: float = 0.1
+    min_batch_tokens: int = 512
     rules: TokenRules = field(default_factory=TokenRules)
     masked_tokens: bool = False
     add_special_tokens: bool = True
@@ -206,14 +208,20 @@ def tokenize(
 
 
 def plan_batches(
-    lengths: Sequence[int], batch_size: int, max_batch_tokens: int, pad_tolerance: float = 0.1
+    lengths: Sequence[int],
+    batch_size: int,
+    max_batch_tokens: int,
+    pad_tolerance: float = 0.1,
+    min_batch_tokens: int = 512,
 ) -> list[np.ndarray]:
     """Length-bucketed batches of indices into ``lengths``.
 
-    Indices are sorted by length (longest first) and cut into consecutive runs such that a batch
-    has at most ``batch_size`` rows, at most ``max_batch_tokens`` padded positions
-    (rows x longest), and at most ``(1 + pad_tolerance)`` x its real positions. The last rule
-    bounds the padding overhead of every batch, hence of the whole run.
+    Indices are sorted by length (longest first) and cut into consecutive runs. A batch is closed
+    before the next sequence when it already has ``batch_size`` rows, when adding the sequence
+    would exceed ``max_batch_tokens`` padded positions (rows x longest), or -- once the batch holds
+    at least ``min_batch_tokens`` real tokens -- when its padding would exceed ``pad_tolerance`` x
+    its real tokens. The last rule bounds the padding overhead; the minimum keeps batches large
+    enough on CPU, where every forward call streams all weights from memory.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
@@ -228,7 +236,7 @@ def plan_batches(
             if (
                 len(cur) >= batch_size
                 or padded > max_batch_tokens
-                or padded > (1.0 + pad_tolerance) * (real + n)
+                or (real >= min_batch_tokens and padded > (1.0 + pad_tolerance) * (real + n))
             ):
                 batches.append(np.asarray(cur, dtype=np.int64))
                 cur, longest, real = [], 0, 0
@@ -341,7 +349,8 @@ def extract(
     else:
         work = [(s, -1) for s in range(len(ids_list)) if keeps[s].any()]
         lengths = [len(ids_list[s]) for s, _ in work]
-    batches = plan_batches(lengths, config.batch_size, config.max_batch_tokens, config.pad_tolerance)
+    batches = plan_batches(lengths, config.batch_size, config.max_batch_tokens, config.pad_tolerance,
+                           config.min_batch_tokens)
 
     real_total = int(sum(lengths))
     done_seqs: set[int] = set()
