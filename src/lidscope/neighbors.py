@@ -126,7 +126,7 @@ def _kneighbors_torch(
     n = X.shape[0]
     dist = np.empty((n, k))
     idx = np.empty((n, k), dtype=np.int64)
-    block = max(1, min(block_size, 1024))
+    block = max(1, min(block_size, 256))  # the float64 re-rank gathers (block, k, d) values
     with torch.inference_mode():
         for start in range(0, n, block):
             stop = min(n, start + block)
