@@ -1,0 +1,184 @@
+"""Reproduction 1: fine-tuning shifts. Fine-tune with the model's own pretraining objective, then
+sweep the saved checkpoints with `lidscope.training.sweep`.
+
+- SmolLM2-135M (bundled decoder): causal-LM fine-tuning on chit-chat train, full or LoRA (``peft``).
+- MiniLM (bundled encoder, contrast): masked-LM fine-tuning on chit-chat train. The bundled MiniLM
+  is a sentence-embedding checkpoint without a masked-LM head, so the head starts random; the
+  encoder is still trained through it. Results are reported as measured.
+
+Expected (paper): mean LID on the fine-tuning data (chit-chat validation) drops clearly; on other
+corpora (Wikipedia summaries, BBC News) it drops less or rises.
+
+Outputs under ``out``: ``train/checkpoint-<step>`` (``checkpoint-0`` = the base model), ``lid/``
+(results store), ``training.png/.svg`` (LID vs step per dataset with the training loss),
+``violins.png`` (pointwise LID, base vs last checkpoint, per dataset) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lidscope.training.settings import MeasureSettings
+
+DEFAULT_EVAL = ("chitchat:validation", "wikipedia:validation", "bbc:validation")
+
+
+@dataclass
+class FinetuneConfig:
+    """One fine-tuning run + sweep. Defaults: the issue's quick check (SmolLM2, 300 steps)."""
+
+    model: str = "smollm2"
+    objective: str = "auto"          # causal | masked | auto (causal for decoders)
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    train_data: str = "chitchat:train"
+    n_train: int | None = 20_000     # training utterances sampled (seeded)
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_steps: int = 0
+    save_every: int = 50
+    max_length: int = 64
+    seed: int = 0
+    threads: int | None = 2
+    eval_data: tuple[str, ...] = DEFAULT_EVAL
+    settings: MeasureSettings = field(default_factory=lambda: MeasureSettings(
+        n_sequences=2_000, n_points=10_000, n_neighbors=128, max_length=128))
+    out: str = "lidscope-out/finetune"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["settings"] = self.settings.to_dict()
+        return d
+
+
+def quick_config(**kw: Any) -> FinetuneConfig:
+    """Seconds on a tiny model: 4 steps, a checkpoint every 2, tiny LID settings (tests)."""
+    base = FinetuneConfig(n_train=64, steps=4, batch_size=4, save_every=2, max_length=32,
+                          settings=MeasureSettings(n_sequences=150, n_points=300, n_neighbors=12, max_length=32))
+    return replace(base, **kw)
+
+
+def _model_folder(spec: str) -> tuple[Path, bool]:
+    """A local HF folder for the model spec (the bundled GGUF is converted once) and is_decoder."""
+    from lidscope.extract.models import load_model, resolve_model_spec
+
+    folder, gguf, _ = resolve_model_spec(spec)
+    if gguf:
+        loaded = load_model(spec)
+        folder = Path(loaded.info.get("loaded_from") or loaded.info.get("converted_to") or "")
+        if not (folder / "config.json").is_file():
+            raise RuntimeError(f"could not find a converted safetensors folder for {spec}; run `lidscope measure "
+                               f"--model {spec}` once to convert it.")
+        return folder, True
+    loaded = load_model(folder)
+    return folder, bool(loaded.info.get("is_decoder"))
+
+
+def train(cfg: FinetuneConfig) -> dict[str, Any]:
+    """Fine-tune and save ``checkpoint-<step>`` folders (model + tokenizer, no optimizer state)."""
+    import torch
+    from datasets import Dataset
+    from transformers import (AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer,
+                              DataCollatorForLanguageModeling, Trainer, TrainingArguments)
+
+    from lidscope.extract.texts import load_texts
+
+    folder, is_decoder = _model_folder(cfg.model)
+    objective = cfg.objective if cfg.objective != "auto" else ("causal" if is_decoder else "masked")
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(cfg.seed)
+    cls = AutoModelForCausalLM if objective == "causal" else AutoModelForMaskedLM
+    model = cls.from_pretrained(str(folder), local_files_only=True)
+    run_dir = Path(cfg.out) / "train"
+    base_dir = run_dir / "checkpoint-0"
+    if not (base_dir / "config.json").is_file():
+        model.save_pretrained(base_dir, safe_serialization=True)
+        tok.save_pretrained(base_dir)
+    if cfg.lora:
+        import peft
+
+        targets = ["q_proj", "v_proj"] if is_decoder else ["query", "value"]
+        model = peft.get_peft_model(model, peft.LoraConfig(
+            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.05, target_modules=targets,
+            task_type="CAUSAL_LM" if objective == "causal" else None))
+    texts = load_texts(cfg.train_data, n_sequences=cfg.n_train, seed=cfg.seed)
+    ds = Dataset.from_dict({"text": texts.texts}).map(
+        lambda b: tok(b["text"], truncation=True, max_length=cfg.max_length), batched=True, remove_columns=["text"])
+    collator = DataCollatorForLanguageModeling(tok, mlm=objective == "masked")
+    args = TrainingArguments(
+        output_dir=str(run_dir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
+        lr_scheduler_type="linear", save_strategy="steps", save_steps=cfg.save_every, save_only_model=True,
+        logging_steps=max(1, cfg.save_every // 2), report_to=[], use_cpu=True, disable_tqdm=True, seed=cfg.seed,
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collator, processing_class=tok)
+    t = time.perf_counter()
+    trainer.train()
+    trainer.save_state()
+    return {"objective": objective, "base_folder": str(folder), "is_decoder": is_decoder,
+            "train_seconds": time.perf_counter() - t, "run_dir": str(run_dir), "n_train": len(texts)}
+
+
+def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
+    """Train (unless checkpoints exist and ``skip_training``), sweep, draw, summarise."""
+    import pyarrow.parquet as pq
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from lidscope.plots import plot_compare
+    from lidscope.results import write_json
+    from lidscope.training.plots import plot_training
+    from lidscope.training.sweep import sweep
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    t0 = time.perf_counter()
+    info: dict[str, Any] = {}
+    run_dir = out / "train"
+    if not (skip_training and any(run_dir.glob("checkpoint-*"))):
+        info = train(cfg)
+    base_folder = info.get("base_folder") or str(_model_folder(cfg.model)[0])
+    t = time.perf_counter()
+    report = sweep([run_dir], list(cfg.eval_data), out / "lid", cfg.settings,
+                   base_model=base_folder if cfg.lora else None)
+    sweep_s = time.perf_counter() - t
+    df = report.store.read()
+    df = df[df["layer"] == df["layer"].iloc[0]]
+    table = []
+    groups: dict[str, dict[str, Any]] = {}
+    for data, g in df.groupby("data", sort=False):
+        g = g.sort_values("step")
+        first, last = g.iloc[0], g.iloc[-1]
+        table.append({"data": data, "step_first": int(first["step"]), "mean_first": float(first["mean"]),
+                      "step_last": int(last["step"]), "mean_last": float(last["mean"]),
+                      "change": float(last["mean"] - first["mean"]),
+                      "relative_change": float((last["mean"] - first["mean"]) / first["mean"])})
+        groups[str(data)] = {
+            f"step {int(r['step'])}": pq.read_table(report.store.path / r["tokens_file"]).column("lid").to_numpy()
+            for r in (first, last)}
+    figures = [str(p) for p in plot_training(report.store, out / "training", metrics=["loss"],
+                                             title=f"{cfg.model} {'LoRA' if cfg.lora else 'full'} fine-tuning on "
+                                                   f"{cfg.train_data}: mean LID per dataset vs step")]
+    figures.append(str(plot_compare(groups, out / "violins.png",
+                                    title=f"Pointwise LID, base vs fine-tuned ({cfg.model})")))
+    summary = {"config": cfg.to_dict(), **info, "table": table, "sweep_seconds": sweep_s,
+               "failed": report.failed, "skipped": report.skipped, "figures": figures,
+               "seconds_total": time.perf_counter() - t0,
+               "mean_lid": {str(d): dict(zip(map(int, g["step"]), map(float, g["mean"])))
+                            for d, g in df.groupby("data", sort=False)}}
+    write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,51 @@
+"""The reproductions' --quick paths run end to end on tiny models (mechanics only, not the findings)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakeruns import write_texts
+from tinymodels import save_tiny
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    return {"llama": save_tiny("llama", root / "llama"), "bert": save_tiny("bert", root / "bert"),
+            "texts": write_texts(root / "texts.txt", n=160)}
+
+
+def test_finetune_quick_lora_sweeps_checkpoints_and_draws(tiny, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("peft")
+    spec = importlib.util.spec_from_file_location("ex", Path(__file__).parents[2] / "examples" / "finetune_shift.py")
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    s = ex.main(["--quick", "--lora", "--model", str(tiny["llama"]), "--train-data", str(tiny["texts"]),
+                 "--eval-data", str(tiny["texts"]), "--out", str(tmp_path / "ft"), "--threads", "1"])
+    assert s["objective"] == "causal" and not s["failed"]
+    assert [r["step_last"] for r in s["table"]] == [4] and s["table"][0]["step_first"] == 0
+    for f in s["figures"]:
+        assert Path(f).stat().st_size > 1000
+    assert json.loads((tmp_path / "ft" / "summary.json").read_text())["table"]
+    # resuming reuses every measurement
+    again = ex.main(["--quick", "--lora", "--skip-training", "--model", str(tiny["llama"]), "--train-data",
+                     str(tiny["texts"]), "--eval-data", str(tiny["texts"]), "--out", str(tmp_path / "ft")])
+    assert again["table"] == s["table"]
+
+
+def test_classifier_quick_tracks_lid_and_f1(tiny, tmp_path):
+    from lidscope.experiments.classify import labelled_items, macro_f1, quick_config, run
+
+    import numpy as np
+
+    assert macro_f1(np.array([0, 1, 1]), np.array([0, 1, 0]), 2) == pytest.approx(2 / 3)
+    items = labelled_items("bbc", "validation")
+    assert {lab for _, _, lab in items} == {"business", "entertainment", "politics", "sports", "tech"}
+    s = run(quick_config(model=str(tiny["bert"]), data="bbc", out=str(tmp_path / "cls"), threads=1))
+    assert s["lid_steps"][0] == 0 and len(s["lid_steps"]) == len(s["val_f1"]) + 1
+    assert 0 <= s["best_f1"] <= 1 and s["lid_cost"]["rounds"] == len(s["lid_steps"])
+    assert all((tmp_path / "cls" / f"training.{e}").is_file() for e in ("png", "svg"))
