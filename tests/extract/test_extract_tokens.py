@@ -203,3 +203,21 @@ def test_all_tokens_filtered_is_an_error(tiny_models):
     lm = load_model(tiny_models["gpt2"])
     with pytest.raises(ExtractionError, match="no token survives"):
         _collect(lm.model, lm.tokenizer, ["<|endoftext|>"], ExtractionConfig(rules=TokenRules(keep_bos=False)))
+
+
+@pytest.mark.slow
+def test_rules_on_bundled_smollm2_tokenizer_where_pad_is_eos():
+    from transformers import AutoTokenizer
+
+    from lidscope.extract.models import resolve_model_spec
+
+    folder, gguf, _ = resolve_model_spec("smollm2")
+    tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf, local_files_only=True)
+    assert tok.pad_token_id == tok.eos_token_id  # Llama-style: pad == eos
+    ids = np.asarray(tok("Hi there<|im_end|>")["input_ids"])
+    keep = keep_positions(ids, TokenRules(), special_token_ids(tok))
+    kept = tok.convert_ids_to_tokens(ids[keep].tolist())
+    assert "<|im_end|>" not in kept and len(kept) == len(ids) - 1
+    # padding is found by the attention mask: pad == eos never removes real tokens
+    pad_id, _ = resolve_pad_id(tok)
+    assert pad_id == tok.eos_token_id
