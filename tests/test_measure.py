@@ -131,3 +131,10 @@ def test_integration_bundled_minilm_on_chitchat(tmp_path):
     assert 1.0 <= s["extraction"]["padding_ratio"] < 1.5
     tokens = pq.read_table(tmp_path / "m" / "tokens.parquet").column("token").to_pylist()
     assert "[CLS]" in tokens and "[PAD]" not in tokens
+
+
+def test_bad_estimator_settings_fail_before_the_forward_pass(models, corpus, tmp_path):
+    for kw in ({"estimator": "nope"}, {"n_neighbors": 1}, {"discard_fraction": 1.5}, {"backend": "gpu!"}):
+        with pytest.raises(ValueError):
+            measure(models["bert"], corpus, cache_dir=tmp_path, **kw)
+    assert not any(tmp_path.iterdir())  # nothing was extracted

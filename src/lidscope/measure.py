@@ -259,6 +259,19 @@ def measure(
         lidscope.LIDInputError: fewer distinct token vectors than ``n_neighbors + 1``.
     """
     from lidscope import local_dimensions
+    from lidscope.local import ESTIMATORS
+    from lidscope.neighbors import resolve_backend
+
+    # fail on bad estimator settings before the (expensive) forward pass
+    if estimator not in ESTIMATORS:
+        raise LIDInputError(f"estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}.")
+    if isinstance(n_neighbors, bool) or int(n_neighbors) < 3:
+        raise LIDInputError(f"n_neighbors (L) must be an integer >= 3; got {n_neighbors!r}.")
+    if not 0.0 <= float(discard_fraction) < 1.0:
+        raise LIDInputError(f"discard_fraction must be in [0, 1); got {discard_fraction!r}.")
+    resolve_backend(backend)
+    if n_points is not None and int(n_points) < 1:
+        raise LIDInputError(f"n_points (N) must be >= 1 or None; got {n_points!r}.")
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}

@@ -195,7 +195,8 @@ def register(app: typer.Typer) -> None:
         discard_fraction: float = typer.Option(0.1, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
         backend: str = typer.Option("auto", "--backend", rich_help_panel=_PANEL_CLOUD,
-                                    help="Neighbour search / estimator backend: auto, or as local_dimensions accepts."),
+                                    help="Neighbour search / estimator backend: auto (torch on CUDA when available, "
+                                         "else numba: faiss + compiled loops on CPU), numba, or torch."),
         paper: bool = typer.Option(False, "--paper", rich_help_panel=_PANEL_CLOUD,
                                    help=f"Use the paper's M = {PAPER_DEFAULTS['n_sequences']:,} and "
                                         f"N = {PAPER_DEFAULTS['n_points']:,} where not given explicitly."),
@@ -250,6 +251,9 @@ def register(app: typer.Typer) -> None:
                     result = measure(progress=_Bars(prog), **kwargs)
         except (ExtractError, ValueError) as exc:
             _fail(console, exc)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted:[/] no cache entry or partial result was kept.")
+            raise typer.Exit(130) from None
         _print_summary(console, result)
 
     @app.command("compare")
@@ -313,6 +317,10 @@ def register(app: typer.Typer) -> None:
                     cr = compare(models, data, progress=_Bars(prog), on_result=done, **kwargs)
         except (ExtractError, ValueError) as exc:
             _fail(console, exc)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted:[/] finished runs are kept under the output folder; "
+                          "no partial cache entry was kept.")
+            raise typer.Exit(130) from None
         t = Table(title="Mean local dimension (pointwise TwoNN)")
         for col in ("data", "model", "mean", "median", "std", "global", "points"):
             t.add_column(col)
