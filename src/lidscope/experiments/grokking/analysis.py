@@ -51,9 +51,10 @@ class LeadTime:
 
     def describe(self) -> str:
         """One human-readable paragraph."""
+        where = "at the fall onset" if self.fall_onset is not None else "maximum"
         parts = [
-            f"{self.lid_key}: initial {self.lid_initial:.2f}, peak {self.lid_peak:.2f} at step "
-            f"{self.lid_peak_step}, min afterwards {self.lid_min_after:.2f}, final {self.lid_final:.2f} "
+            f"{self.lid_key} (smoothed): first {self.lid_initial:.2f}, {where} {self.lid_peak:.2f} (step "
+            f"{self.lid_peak_step}), min afterwards {self.lid_min_after:.2f}, final {self.lid_final:.2f} "
             f"(relative drop {100 * self.relative_drop:.0f} %)."
         ]
         if self.fall_onset is None:
