@@ -30,7 +30,7 @@ TextsLike = Any  # a data spec (str / path), an iterable of strings, or lidscope
 #: Defaults for in-training measurements: small enough to cost a fraction of an evaluation pass on
 #: MiniLM (see docs/training.md for the measured cost), large enough for a stable mean (the
 #: seed-to-seed spread of the mean at N = 5,000 is about 1 %). L and the estimator are the paper's.
-MONITOR_DEFAULTS = MeasureSettings(n_sequences=1_000, n_points=5_000, n_neighbors=128, max_length=128)
+MONITOR_DEFAULTS = MeasureSettings(n_sequences=500, n_points=5_000, n_neighbors=128, max_length=128)
 
 
 @dataclass
@@ -82,7 +82,7 @@ class LIDMonitor:
             (``chitchat:validation``, a file), a list of strings, or `lidscope.extract.texts.Texts`.
         tokenizer: the model's tokenizer.
         every: measure in `maybe_measure` when ``step % every == 0`` (None: only on `measure`).
-        settings: `MeasureSettings` (default `MONITOR_DEFAULTS`: M = 1,000, N = 5,000, L = 128,
+        settings: `MeasureSettings` (default `MONITOR_DEFAULTS`: M = 500, N = 5,000, L = 128,
             max_length 128).
         store: results store folder (or `ResultsStore`); rows are appended there when given.
         run: run name for the store (default ``"run"``).
