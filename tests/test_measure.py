@@ -117,6 +117,11 @@ def test_cli_measure_and_help(models, corpus, tmp_path):
     assert "mean" in res.output and (tmp_path / "o" / "summary.json").is_file()
     res = runner.invoke(app, ["measure", "-m", "no-such-model/xyz", "-q"])
     assert res.exit_code == 2 and "never downloads" in res.output
+    res = runner.invoke(app, ["compare", str(models["bert"]), str(models["llama"]), "--name", "enc", "--name", "dec",
+                              "-d", str(corpus), "-N", "300", "-L", "8", "-o", str(tmp_path / "cmp"),
+                              "--cache-dir", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "enc" in res.output and "dec" in res.output and (tmp_path / "cmp" / "compare.png").is_file()
 
 
 @pytest.mark.slow

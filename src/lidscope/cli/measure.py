@@ -69,6 +69,10 @@ class _Bars:
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "load_data" and done == 0 and len(self.tasks) > 2:
+            # a new measurement (compare): fresh bars, so rates and times are per run
+            for k in [k for k in self.tasks if k != self.prefix + "load_model"]:
+                self.p.remove_task(self.tasks.pop(k))
         key = self.prefix + stage
         if key not in self.tasks:
             base = stage.split(": ")[-1]
@@ -260,6 +264,9 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         models: list[str] = typer.Argument(..., help="Models to compare: local folders, .gguf files, or "
                                                      "bundled names (minilm, smollm2)."),
+        names: Optional[list[str]] = typer.Option(None, "--name",
+                                                  help="Label per model, in order (repeat; default: the folder "
+                                                       "or bundled name)."),
         data: list[str] = typer.Option(["chitchat:validation"], "--data", "-d",
                                        help="Data spec; repeat for several datasets/splits (e.g. -d chitchat:train "
                                             "-d chitchat:validation -d wikipedia:validation)."),
@@ -302,7 +309,7 @@ def register(app: typer.Typer) -> None:
         for note in kw.pop("_notes"):
             console.print(f"[yellow]note:[/] {note}")
         _quiet_transformers()
-        kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, trust_remote_code=trust_remote_code,
+        kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, layers=_layers(layer), average_layers=average_layers, split=split,
                       text_column=text_column, estimator=estimator, **kw)
 
