@@ -258,13 +258,24 @@ def _pad(rows: list[np.ndarray], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
+def _device_of(model: Any) -> Any:
+    """The device of the model's parameters (inputs are moved there; vectors come back to CPU)."""
+    import torch
+
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device("cpu")
+
+
 def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: ExtractionConfig) -> list[Any]:
     """Hidden states of the configured layers, float32 tensors ``(rows, width, d)``."""
     import torch
 
+    device = _device_of(model)
     out = model(
-        input_ids=torch.from_numpy(ids),
-        attention_mask=torch.from_numpy(mask),
+        input_ids=torch.from_numpy(ids).to(device),
+        attention_mask=torch.from_numpy(mask).to(device),
         output_hidden_states=True,
         return_dict=True,
     )
@@ -379,7 +390,8 @@ def extract(
             rr = np.concatenate(sel_row)
             pp = np.concatenate(sel_pos)
             vectors = {
-                label: h[torch.from_numpy(rr), torch.from_numpy(pp)].numpy().astype(np.float32, copy=False)
+                label: h[torch.from_numpy(rr).to(h.device), torch.from_numpy(pp).to(h.device)]
+                .cpu().numpy().astype(np.float32, copy=False)
                 for label, h in zip(config.layer_labels(), hidden)
             }
             seq_idx = np.asarray([items[j][0] for j in rr], dtype=np.int64)
