@@ -101,13 +101,18 @@ def register(app: typer.Typer) -> None:
                                                       "saved without one)."),
         base_model: Optional[Path] = typer.Option(None, "--base-model",
                                                   help="Base model folder for LoRA adapter checkpoints."),
-        executor: str = typer.Option("local", "--executor", help="Executor running the jobs (local)."),
+        executor: str = typer.Option("local", "--executor", help="Executor running the jobs: local (in this "
+                                                                 "process) or ray (needs lidscope[ray])."),
+        address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: auto (the cluster this "
+                                                                      "machine belongs to), ray://HEAD:10001 or "
+                                                                      "HEAD:6379; default: a private local Ray."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw STORE/training.png/.svg at the end."),
         threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch, numba and faiss."),
     ) -> None:
         """Measure LID of every checkpoint of a training run on every dataset/split (resumable)."""
         from rich.console import Console
 
+        from lidscope.executors import ExecutorError, get_executor
         from lidscope.extract.errors import ExtractError
         from lidscope.training.settings import MeasureSettings
         from lidscope.training.sweep import SweepError, plan_sweep, run_sweep
@@ -120,8 +125,11 @@ def register(app: typer.Typer) -> None:
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
                                        layers=_layers(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
                                        max_length=max_length, estimator=estimator, text_column=text_column)
+            if address is not None and executor != "ray":
+                raise ValueError("--address applies to --executor ray only.")
+            ex = get_executor(executor, **({"address": address} if address is not None else {}))
             plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model)
-        except (SweepError, ExtractError, ValueError) as exc:
+        except (SweepError, ExtractError, ValueError, ExecutorError) as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2) from None
         for s in plan.skipped:
@@ -138,7 +146,11 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]failed[/] step {info['step']}  {info['checkpoint']}: {info['error']} "
                               "(recorded in the store; skipped, retried on the next run)")
 
-        report = run_sweep(plan, executor, on_event=event)
+        try:
+            report = run_sweep(plan, ex, on_event=event)
+        except ExecutorError as exc:  # e.g. cluster unreachable, paths not shared by the nodes
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
         for note in report.notes:
             console.print(f"[yellow]note:[/] {note}")
         _signals_table(console, report.store, None)

@@ -33,6 +33,10 @@ class JobOutcome:
     seconds: float = 0.0
 
 
+class ExecutorError(RuntimeError):
+    """An executor that cannot run the jobs at all (not installed, unreachable, misconfigured); names the fix."""
+
+
 class Executor(Protocol):
     """Runs independent jobs; see the module docstring for the contract."""
 
@@ -50,14 +54,16 @@ def register_executor(name: str, factory: Callable[..., Executor]) -> None:
 
 
 def get_executor(name: str | Executor = "local", **options: Any) -> Executor:
-    """An executor by name (``local``), or the executor passed in unchanged."""
+    """An executor by name (``local``, ``ray``), or the executor passed in unchanged."""
     if not isinstance(name, str):
         return name
     if name not in _REGISTRY and name == "local":
         from lidscope.executors.local import LocalExecutor  # noqa: F401  (registers itself)
+    if name not in _REGISTRY and name == "ray":
+        from lidscope.executors import ray as _ray  # noqa: F401  (registers itself; imports Ray only when built)
     if name not in _REGISTRY:
         raise ValueError(f"unknown executor {name!r}; available: {', '.join(sorted(_REGISTRY)) or 'local'}.")
     return _REGISTRY[name](**options)
 
 
-__all__ = ["Executor", "JobFn", "JobOutcome", "get_executor", "register_executor"]
+__all__ = ["Executor", "ExecutorError", "JobFn", "JobOutcome", "get_executor", "register_executor"]
