@@ -143,3 +143,15 @@ def test_bad_estimator_settings_fail_before_the_forward_pass(models, corpus, tmp
         with pytest.raises(ValueError):
             measure(models["bert"], corpus, cache_dir=tmp_path, **kw)
     assert not any(tmp_path.iterdir())  # nothing was extracted
+
+
+def test_interrupted_measure_leaves_no_cache_entry(models, corpus, tmp_path):
+    def stop(stage, done, total):
+        if stage == "extract_tokens" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        measure(models["bert"], corpus, cache_dir=tmp_path / "cache", batch_size=8, progress=stop, **SMALL)
+    assert not list((tmp_path / "cache").iterdir())
+    r = measure(models["bert"], corpus, cache_dir=tmp_path / "cache", **SMALL)  # a clean rerun works
+    assert not r.summary["extraction"]["cache_hit"] and len(list((tmp_path / "cache").iterdir())) == 1

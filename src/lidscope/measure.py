@@ -276,7 +276,7 @@ def measure(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    layer_tuple = (int(layers),) if isinstance(layers, int) else tuple(int(x) for x in layers)
+    layer_tuple = (int(layers),) if isinstance(layers, int) else tuple(dict.fromkeys(int(x) for x in layers))
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "embeddings"
 
     def tick(stage: str, done: int = 1, total: int = 1) -> None:
