@@ -1,0 +1,65 @@
+"""The blocked neighbour search on Ray returns exactly `lidscope.kneighbors`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (CI installs it): pip install 'lidscope[ray]'")
+
+import lidscope  # noqa: E402
+from lidscope.executors.ray_neighbors import default_block_size, kneighbors_ray, search_block  # noqa: E402
+from lidscope.executors.ray_neighbors import centred_float32  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    return ray
+
+
+def _hard_cloud(n: int = 3000, d: int = 24, seed: int = 0) -> np.ndarray:
+    """Far from the origin, a tight cluster of near-duplicates and exact distance ties: float32 alone
+    would get these neighbours wrong, so the widening and the float64 re-rank must both work."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * 0.01 + 1000.0
+    X[:300] = X[0] + rng.normal(size=(300, d)) * 1e-7
+    i = np.arange(2 * d)
+    X[300:300 + 2 * d] = X[350] + np.eye(d)[i % d] * 0.003 * (1 - 2 * (i[:, None] // d))  # (near-)ties around 350
+    return X
+
+
+def _assert_identical(got, ref) -> None:
+    np.testing.assert_array_equal(got.indices, ref.indices)
+    np.testing.assert_array_equal(got.distances, ref.distances)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distributed_knn_equals_kneighbors(local_ray, dtype):
+    X = _hard_cloud().astype(dtype)
+    ref = lidscope.kneighbors(X, 20, backend="numba")
+    seen = []
+    got = kneighbors_ray(X, 20, block_size=701, progress=lambda s, done, n: seen.append(done))  # 5 uneven blocks
+    _assert_identical(got, ref)
+    assert seen[-1] == X.shape[0] and len(seen) == 5
+
+
+def test_block_result_does_not_depend_on_blocking():
+    X = _hard_cloud(n=800, seed=1)
+    ref = lidscope.kneighbors(X, 10, backend="numba")
+    X32, sq = centred_float32(X)
+    n_search = 10 + 1 + 16
+    for start, stop in [(0, 800), (0, 1), (799, 800), (123, 456)]:
+        d, i = search_block(X, X32, sq, start, stop, 10, n_search)
+        np.testing.assert_array_equal(i, ref.indices[start:stop])
+        np.testing.assert_array_equal(d, ref.distances[start:stop])
+
+
+def test_bad_arguments_and_block_size():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match="n_neighbors"):
+        kneighbors_ray(X, 50)
+    with pytest.raises(ValueError, match="2-D float"):
+        kneighbors_ray(X.astype(int), 5)
+    assert default_block_size(10_000_000, 8) == 65_536 and default_block_size(100, 8) == 1_024
