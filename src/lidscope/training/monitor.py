@@ -27,9 +27,10 @@ from lidscope.training.store import ResultsStore, lid_log_entries
 
 TextsLike = Any  # a data spec (str / path), an iterable of strings, or lidscope.extract.texts.Texts
 
-#: Defaults for in-training measurements: small enough to cost a fraction of an evaluation pass on
-#: MiniLM (see docs/training.md for the measured cost), large enough for a stable mean (the
-#: seed-to-seed spread of the mean at N = 5,000 is about 1 %). L and the estimator are the paper's.
+#: Defaults for in-training measurements: the cost is one forward pass over M sequences plus the
+#: neighbour search over N points, so it stays under an evaluation pass when M is under the
+#: evaluation set (measured costs: docs/reproductions.md). The sample is fixed across steps, so
+#: step-to-step differences do not include sampling noise. L and the estimator are the paper's.
 MONITOR_DEFAULTS = MeasureSettings(n_sequences=500, n_points=5_000, n_neighbors=128, max_length=128)
 
 

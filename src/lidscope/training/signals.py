@@ -23,11 +23,16 @@ the token sample). Then
   three of those make a false alarm rare, about 1 in 700 per comparison for Gaussian noise).
 
 Without ``noise``, relative defaults are used: plateau band ``rel_tolerance = 0.02`` (2 % of the
-level) and drop threshold ``rel_tolerance = 0.05`` (5 %). Rationale: on MiniLM and SmolLM2 token
-clouds with N = 5,000-10,000 and L = 128 the seed-to-seed spread of the mean is about 0.5-1 % of
-the level (docs/training.md), so 2 % is a two-sigma-like band, and 5 % is several times the noise
-yet below the shifts the paper reports as meaningful (about 10 % for fine-tuning, over 50 % for
-grokking). Both are parameters: set them from your own noise measurement when you can.
+level) and drop threshold ``rel_tolerance = 0.05`` (5 %). Rationale, from measurements on this
+machine (docs/reproductions.md, "Noise of the mean"): lidscope's sweeps and callbacks hold the
+sequence sample and the token sample fixed across steps (a paired design), and in that setting a
+converged MiniLM classifier's mean LID moved by about 1-2 % between consecutive evaluations, so 2 %
+is the smallest band that does not fire on a still-moving model by chance alone and 5 % is clearly
+above that jitter, yet below the shifts the paper reports as meaningful (about 10 % for
+fine-tuning, over 50 % for grokking). *Unpaired* comparisons (different token samples) are much
+noisier: the seed-to-seed spread of the mean was 8.6 % at M = 500 / N = 5,000 and 3.7 % at
+M = 1,000 / N = 10,000 on chit-chat with MiniLM; pass ``noise`` from such a seed study when you
+compare series measured on different samples.
 """
 
 from __future__ import annotations
