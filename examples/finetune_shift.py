@@ -28,16 +28,23 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--save-every", type=int)
     ap.add_argument("--n-points", type=int, help="N of each LID measurement")
     ap.add_argument("--n-sequences", type=int, help="M of each LID measurement")
+    ap.add_argument("--lid-max-length", type=int, help="max_length of each LID measurement")
     ap.add_argument("--train-data")
     ap.add_argument("--eval-data", action="append")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--callback", action="store_true",
+                    help="evaluate on the first --eval-data every --save-every steps with LIDCallback (default "
+                         "settings) attached, and report its cost against the evaluation pass")
+    ap.add_argument("--n-eval", type=int, help="evaluation sequences with --callback")
+    ap.add_argument("--max-length", type=int, help="training sequence length")
     ap.add_argument("--out", default="lidscope-out/finetune")
     a = ap.parse_args(argv)
     base = quick_config() if a.quick else FinetuneConfig()
     given = {k: v for k, v in dict(model=a.model, lora=a.lora, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                                    save_every=a.save_every, train_data=a.train_data, threads=a.threads,
-                                   out=a.out).items() if v is not None}
+                                   out=a.out, callback=a.callback or None, n_eval=a.n_eval,
+                                   max_length=a.max_length).items() if v is not None}
     if a.eval_data:
         given["eval_data"] = tuple(a.eval_data)
     settings = base.settings
@@ -45,11 +52,13 @@ def main(argv: list[str] | None = None) -> dict:
         settings = settings.replace(n_points=a.n_points)
     if a.n_sequences:
         settings = settings.replace(n_sequences=a.n_sequences)
+    if a.lid_max_length:
+        settings = settings.replace(max_length=a.lid_max_length)
     from dataclasses import replace
 
     cfg = replace(base, settings=settings, **given)
     s = run(cfg, skip_training=a.skip_training)
-    print(json.dumps({k: s.get(k) for k in ("objective", "table", "train_seconds", "sweep_seconds", "failed",
+    print(json.dumps({k: s.get(k) for k in ("objective", "table", "train_seconds", "sweep_seconds", "failed", "callback_cost",
                                             "figures", "seconds_total")}, indent=1, default=str))
     return s
 

@@ -51,6 +51,8 @@ class FinetuneConfig:
     settings: MeasureSettings = field(default_factory=lambda: MeasureSettings(
         n_sequences=2_000, n_points=10_000, n_neighbors=128, max_length=128))
     out: str = "lidscope-out/finetune"
+    callback: bool = False           # also evaluate on eval_data[0] and run LIDCallback with its defaults
+    n_eval: int = 2_000              # evaluation sequences when ``callback``
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,19 +116,37 @@ def train(cfg: FinetuneConfig) -> dict[str, Any]:
     ds = Dataset.from_dict({"text": texts.texts}).map(
         lambda b: tok(b["text"], truncation=True, max_length=cfg.max_length), batched=True, remove_columns=["text"])
     collator = DataCollatorForLanguageModeling(tok, mlm=objective == "masked")
+    eval_ds = None
+    extra: dict[str, Any] = {}
+    if cfg.callback:
+        ev = load_texts(cfg.eval_data[0], n_sequences=cfg.n_eval, seed=cfg.seed + 1)
+        eval_ds = Dataset.from_dict({"text": ev.texts}).map(
+            lambda b: tok(b["text"], truncation=True, max_length=cfg.max_length), batched=True,
+            remove_columns=["text"])
+        extra = {"eval_strategy": "steps", "eval_steps": cfg.save_every, "per_device_eval_batch_size": 64}
     args = TrainingArguments(
         output_dir=str(run_dir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
         lr_scheduler_type="linear", save_strategy="steps", save_steps=cfg.save_every, save_only_model=True,
         logging_steps=max(1, cfg.save_every // 2), report_to=[], use_cpu=True, disable_tqdm=True, seed=cfg.seed,
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, **extra,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collator, processing_class=tok)
+    trainer = Trainer(model=model, args=args, train_dataset=ds, eval_dataset=eval_ds, data_collator=collator,
+                      processing_class=tok)
+    lid = None
+    if cfg.callback:
+        from lidscope.training.callback import LIDCallback
+
+        # the callback with its default settings (MONITOR_DEFAULTS), to report its cost
+        lid = LIDCallback({cfg.eval_data[0].replace(":", "-"): cfg.eval_data[0]},
+                          store=Path(cfg.out) / "lid-callback").attach(trainer)
     t = time.perf_counter()
     trainer.train()
     trainer.save_state()
     return {"objective": objective, "base_folder": str(folder), "is_decoder": is_decoder,
-            "train_seconds": time.perf_counter() - t, "run_dir": str(run_dir), "n_train": len(texts)}
+            "train_seconds": time.perf_counter() - t, "run_dir": str(run_dir), "n_train": len(texts),
+            "callback_cost": lid.cost() if lid else None,
+            "callback_settings": lid.monitor.settings.to_dict() if lid else None}
 
 
 def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
