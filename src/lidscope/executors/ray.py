@@ -95,13 +95,18 @@ def connect(address: str | None = None, **init_options: Any) -> Any:
     try:
         ray.init(address=address or "local", **opts)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0].rstrip(".")
+        if "ray[client]" in str(exc):
+            raise RayExecutorError(
+                f"connecting to {address} uses Ray Client, which needs its extra: pip install 'ray[client]' (same "
+                "Ray version as the cluster). Or run the sweep on the head node with --address auto, or submit it "
+                "with `ray job submit`.") from exc
         fix = ("start one with `ray start --head` (or pass no --address for a private local instance)"
                if address == "auto" else
                "check that the head node is running and reachable from here (host, port, firewall; Ray Client "
                "listens on port 10001 of the head, the GCS on 6379)")
         raise RayExecutorError(f"could not connect to Ray at {address or 'a new local instance'}: "
-                               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
-                               f"Fix: {fix}.") from exc
+                               f"{type(exc).__name__}: {first}. Fix: {fix}.") from exc
     return ray
 
 
@@ -155,6 +160,7 @@ def _run_job(fn: JobFn, payload: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # workers never reach for the hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # bars from remote workers only clutter the log
     limit_threads(assigned_cpus())
     info = {"pid": os.getpid(), "host": os.uname().nodename}
     try:
@@ -206,10 +212,19 @@ def _is_url(path: str) -> bool:
     return "://" in path
 
 
+def _where() -> str:
+    try:
+        import ray
+
+        return f"{os.uname().nodename} ({ray.util.get_node_ip_address()})"
+    except Exception:  # noqa: BLE001 - outside Ray
+        return os.uname().nodename
+
+
 def _probe_paths(writable: Sequence[str], readable: Sequence[str], token: str) -> list[str]:
     """Run on a node: problems with the paths (empty list = all fine)."""
     problems = []
-    host = os.uname().nodename
+    host = _where()
     for p in writable:
         if _is_url(p):
             problems += _probe_url(p, host)
