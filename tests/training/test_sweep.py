@@ -175,3 +175,27 @@ def test_jobs_are_json_and_executors_plug_in(run_dir, texts_file, tmp_path):
     assert isinstance(next(get_executor("local").map(lambda p: 1 / 0, [{}])), JobOutcome)
     with pytest.raises(ValueError, match="unknown executor"):
         get_executor("slurm")
+
+
+def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_texts_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    args = ["sweep", str(run_dir), "-d", str(texts_file), "-d", str(other_texts_file), "-o", str(swept.store.path),
+            "-M", "0", "-N", "300", "-L", "12", "--sample-size", "3000", "--max-length", "32"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "6 already" in r.output and "0 new, 6 reused" in r.output
+    assert (swept.store.path / "training.png").stat().st_size > 1000
+    r = runner.invoke(app, ["plot", str(swept.store.path), "-m", "eval_f1", "-o", str(tmp_path / "fig")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "fig.png").is_file() and (tmp_path / "fig.svg").is_file()
+    r = runner.invoke(app, ["plot", str(swept.store.path), "-m", "eval_acc"])
+    assert r.exit_code == 2 and "available metrics" in r.output
+    r = runner.invoke(app, ["plot", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "lidscope sweep" in r.output
+    r = runner.invoke(app, ["sweep", str(tmp_path / "missing"), "-o", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "does not exist" in r.output
