@@ -384,6 +384,7 @@ def measure(
         "sequences_empty_dropped": texts.counts["empty_dropped"],
         "sequences": texts.counts["selected"],
         "sequences_at_max_length": extraction_stats.get("n_sequences_at_max_length"),
+        "sequences_reused": extraction_stats.get("n_sequences_reused"),
         "tokens": extraction_stats.get("n_tokens"),
         "tokens_dropped_eos": extraction_stats.get("n_dropped_eos"),
         "tokens_dropped_bos": extraction_stats.get("n_dropped_bos"),

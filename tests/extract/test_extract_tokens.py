@@ -221,3 +221,27 @@ def test_rules_on_bundled_smollm2_tokenizer_where_pad_is_eos():
     # padding is found by the attention mask: pad == eos never removes real tokens
     pad_id, _ = resolve_pad_id(tok)
     assert pad_id == tok.eos_token_id
+
+
+def test_identical_sequences_run_once_and_get_identical_vectors(tiny_models, sentences):
+    lm = load_model(tiny_models["llama"])
+    texts = sentences[:20] + sentences[:5] + ["hello you"] * 3
+    V, M, stats = _collect(lm.model, lm.tokenizer, texts, ExtractionConfig(batch_size=4))
+    assert stats.n_sequences_reused == 5 + 2
+    for a, b in [(0, 20), (4, 24), (25, 27)]:
+        np.testing.assert_array_equal(V["-1"][M["seq_index"] == a], V["-1"][M["seq_index"] == b])
+    assert sorted(set(M["seq_index"].tolist())) == list(range(len(texts)))
+    ref, _, _ = _collect(lm.model, lm.tokenizer, texts[:20], ExtractionConfig(batch_size=4))
+    np.testing.assert_allclose(V["-1"][M["seq_index"] < 20], ref["-1"], rtol=1e-4, atol=1e-5)
+
+
+def test_extract_progress_reaches_the_total(tiny_models, sentences):
+    lm = load_model(tiny_models["bert"])
+    seen: dict[str, tuple[int, int]] = {}
+    texts = sentences[:15] * 2
+    extract(lm.model, lm.tokenizer, texts, ExtractionConfig(batch_size=4), lambda v, m: None,
+            progress=lambda s, d, n: seen.__setitem__(s, (d, n)))
+    assert seen["extract"] == (30, 30) and seen["extract_tokens"][0] == seen["extract_tokens"][1]
+    extract(lm.model, lm.tokenizer, texts[:6], ExtractionConfig(masked_tokens=True, batch_size=8),
+            lambda v, m: None, progress=lambda s, d, n: seen.__setitem__(s, (d, n)))
+    assert seen["extract"] == (6, 6)

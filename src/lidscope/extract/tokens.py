@@ -115,6 +115,7 @@ class ExtractStats:
     n_dropped_special: int = 0
     n_positions_computed: int = 0
     n_forward_passes: int = 0
+    n_sequences_reused: int = 0
     seconds_tokenize: float = 0.0
     seconds_forward: float = 0.0
     pad_token_id: int | None = None
@@ -348,6 +349,18 @@ def extract(
             f"{config.rules.to_dict()}). Check the texts are not empty and loosen the rules."
         )
 
+    # identical token sequences are run once and their vectors copied: saves compute and keeps
+    # their vectors bit-identical (so they are found as exact duplicates) whatever the batching
+    first_of: dict[bytes, int] = {}
+    copies: dict[int, list[int]] = {}
+    for s, ids in enumerate(ids_list):
+        r = first_of.setdefault(ids.tobytes(), s)
+        if r != s:
+            copies.setdefault(r, []).append(s)
+    reps = [s for s in range(len(ids_list)) if first_of[ids_list[s].tobytes()] == s and keeps[s].any()]
+    stats.n_sequences_reused = int(sum(len(v) for v in copies.values()))
+
+    mask_id = None
     if config.masked_tokens:
         mask_id = getattr(tokenizer, "mask_token_id", None)
         if mask_id is None:
@@ -355,16 +368,20 @@ def extract(
                 "masked-token mode needs a tokenizer with a mask token (a masked LM such as BERT or "
                 "RoBERTa); this one has none. Drop --masked-tokens."
             )
-        work = [(s, int(p)) for s, keep in enumerate(keeps) for p in np.flatnonzero(keep)]
-        lengths = [len(ids_list[s]) for s, _ in work]
+        work = [(s, int(p)) for s in reps for p in np.flatnonzero(keeps[s])]
     else:
-        work = [(s, -1) for s in range(len(ids_list)) if keeps[s].any()]
-        lengths = [len(ids_list[s]) for s, _ in work]
+        work = [(s, -1) for s in reps]
+    lengths = [len(ids_list[s]) for s, _ in work]
     batches = plan_batches(lengths, config.batch_size, config.max_batch_tokens, config.pad_tolerance,
                            config.min_batch_tokens)
 
     real_total = int(sum(lengths))
-    done_seqs: set[int] = set()
+    remaining: dict[int, int] = {}
+    for s_, _ in work:
+        remaining[s_] = remaining.get(s_, 0) + 1
+    n_done = len(ids_list) - sum(1 + len(copies.get(s_, [])) for s_ in remaining)  # nothing to run
+    if progress:
+        progress("extract", n_done, len(ids_list))
     real_done = 0
     t1 = time.perf_counter()
     with torch.inference_mode():
@@ -383,18 +400,24 @@ def extract(
             hidden = _forward_layers(model, ids, mask, config)
             sel_row: list[np.ndarray] = []
             sel_pos: list[np.ndarray] = []
+            sel_seq: list[np.ndarray] = []
             for j, (s, p) in enumerate(items):
                 pos = np.flatnonzero(keeps[s]) if p < 0 else np.asarray([p])
-                sel_row.append(np.full(len(pos), j, dtype=np.int64))
-                sel_pos.append(pos)
+                for target in [s, *copies.get(s, [])]:
+                    sel_row.append(np.full(len(pos), j, dtype=np.int64))
+                    sel_pos.append(pos)
+                    sel_seq.append(np.full(len(pos), target, dtype=np.int64))
+                remaining[s] -= 1
+                if remaining[s] == 0:
+                    n_done += 1 + len(copies.get(s, []))
             rr = np.concatenate(sel_row)
             pp = np.concatenate(sel_pos)
+            seq_idx = np.concatenate(sel_seq)
             vectors = {
                 label: h[torch.from_numpy(rr).to(h.device), torch.from_numpy(pp).to(h.device)]
                 .cpu().numpy().astype(np.float32, copy=False)
                 for label, h in zip(config.layer_labels(), hidden)
             }
-            seq_idx = np.asarray([items[j][0] for j in rr], dtype=np.int64)
             meta = {
                 "seq_index": seq_idx,
                 "position": pp.astype(np.int64),
@@ -404,9 +427,8 @@ def extract(
             real = int(sum(len(r) for r in rows))
             real_done += real
             stats._real_positions += real
-            done_seqs.update(s for s, _ in items)
             if progress:
-                progress("extract", len(done_seqs), len(ids_list))
+                progress("extract", n_done, len(ids_list))
                 progress("extract_tokens", real_done, real_total)
     stats.seconds_forward = time.perf_counter() - t1
     return stats
