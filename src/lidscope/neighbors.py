@@ -80,6 +80,15 @@ def kneighbors(
 FLOAT32_MARGIN = 2e-5
 
 
+def _centred_float32(X: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """X minus its column mean, as float32, without a full-size float64 temporary."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    out = np.empty(X.shape, dtype=np.float32)
+    for s in range(0, X.shape[0], chunk):
+        out[s : s + chunk] = X[s : s + chunk] - mean
+    return out
+
+
 def _kneighbors_faiss(
     X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
@@ -90,7 +99,7 @@ def _kneighbors_faiss(
     n = X.shape[0]
     # Centring costs nothing (distances are translation invariant) and removes the worst of the
     # float32 cancellation for clouds far from the origin.
-    X32 = np.ascontiguousarray(X - X.mean(axis=0, dtype=np.float64), dtype=np.float32)
+    X32 = _centred_float32(X)
     sq = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
     index = faiss.IndexFlatL2(X32.shape[1])
     index.add(X32)
