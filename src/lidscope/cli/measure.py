@@ -11,7 +11,7 @@ import typer
 from lidscope.measure import PAPER_DEFAULTS
 
 #: Defaults of the no-argument demo (``lidscope measure``); ``--paper`` restores the paper's.
-DEMO_DEFAULTS: dict[str, int] = {"n_sequences": 4_000, "n_points": 40_000}
+DEMO_DEFAULTS: dict[str, int] = {"n_sequences": 4_000, "n_points": 24_000}
 
 _PANEL_DATA = "Texts"
 _PANEL_MODEL = "Model"
