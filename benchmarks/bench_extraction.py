@@ -10,7 +10,7 @@ For each model (bundled MiniLM encoder, SmolLM2 decoder) on chit-chat validation
 
 then one end-to-end ``measure`` run (MiniLM, chit-chat validation) with its time per stage.
 
-    python benchmarks/bench_extraction.py                       # M = 2,000 per model, then measure
+    python benchmarks/bench_extraction.py        # MiniLM M = 2,000, SmolLM2 M = 400, then measure M = 4,000
     python benchmarks/bench_extraction.py --models minilm --m 10000 --measure-m 10000 --measure-n 60000
     python benchmarks/bench_extraction.py --skip-measure --json bench.json
 """
@@ -128,11 +128,14 @@ def bench_measure(m: int, n: int, neighbors: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="minilm,smollm2")
-    ap.add_argument("--m", type=int, default=2000, help="utterances per model for throughput")
+    ap.add_argument("--m", type=int, default=2000, help="utterances for the encoder (MiniLM) throughput")
+    ap.add_argument("--m-decoder", type=int, default=400,
+                    help="utterances for SmolLM2 (about 20x slower per token than MiniLM)")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--pad512-subset", type=int, default=64, help="sequences for the timed pad-to-512 pass (0 = skip)")
-    ap.add_argument("--measure-m", type=int, default=10_000)
-    ap.add_argument("--measure-n", type=int, default=60_000)
+    ap.add_argument("--pad512-subset", type=int, default=32,
+                    help="sequences for the timed pad-to-512 pass (0 = skip; a quarter of it for SmolLM2)")
+    ap.add_argument("--measure-m", type=int, default=4_000)
+    ap.add_argument("--measure-n", type=int, default=24_000)
     ap.add_argument("--measure-l", type=int, default=128)
     ap.add_argument("--skip-measure", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results here")
@@ -145,7 +148,9 @@ def main() -> None:
                                 "torch": torch.__version__},
                     "command": " ".join([os.path.basename(sys.executable), *sys.argv]), "models": []}
     for name in [x for x in args.models.split(",") if x]:
-        r = bench_model(name, args.m, args.pad512_subset, args.batch_size)
+        decoder = name == "smollm2"
+        r = bench_model(name, args.m_decoder if decoder else args.m,
+                        args.pad512_subset // 4 if decoder else args.pad512_subset, args.batch_size)
         report["models"].append(r)
         c = r["counted_ratios"]
         print(f"{name:8s} {r['sequences']} seqs, {r['real_tokens']:,} tokens (mean {r['mean_tokens_per_sequence']:.1f}/seq): "
