@@ -196,6 +196,15 @@ def test_extending_steps_resumes(quick_run: tuple[Path, list[dict]], tmp_path: P
     assert _science(run(quick_config(steps=30), out, figure=False)) == _science(rows)
 
 
+def test_fewer_steps_than_the_checkpoint_gives_the_prefix(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    import shutil
+
+    src, rows = quick_run
+    out = tmp_path / "copy"
+    shutil.copytree(src, out)
+    assert _science(run(quick_config(steps=20), out, figure=False)) == _science(rows[:3])
+
+
 def test_resume_refuses_a_different_run(tmp_path: Path) -> None:
     out = tmp_path / "a"
     run(quick_config(steps=10, lid=False), out, figure=False)

@@ -55,7 +55,7 @@ class GrokConfig:
     train_fraction: float = 0.3
     data_seed: int = 0
     seed: int = 0
-    steps: int = 10_000
+    steps: int = 5_000
     batch_size: int = 512
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.98)
