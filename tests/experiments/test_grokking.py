@@ -316,3 +316,16 @@ def test_cli_sweep_quick(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
 def test_config_json_roundtrip() -> None:
     cfg = dataclasses.replace(GrokConfig(), betas=(0.8, 0.9))
     assert GrokConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
+
+
+def test_chunked_evaluation_matches(quick_run: tuple[Path, list[dict]], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from lidscope.experiments.grokking import train
+
+    _, rows = quick_run
+    monkeypatch.setattr(train, "EVAL_CHUNK", 50)
+    chunked = run(quick_config(steps=10), tmp_path / "chunked", figure=False)
+    for a, b in zip(_science(chunked), _science(rows[:2])):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k

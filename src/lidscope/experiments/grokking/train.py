@@ -173,7 +173,7 @@ class RunState:
 
 
 def build(config: GrokConfig) -> tuple[ModularData, GrokTransformer, torch.optim.AdamW]:
-    """Data, model (seeded init) and optimizer for ``config``."""
+    """Data, model (seeded init; this sets torch's global seed) and optimizer for ``config``."""
     data = make_data(config.prime, config.op, config.train_fraction, config.data_seed)
     torch.manual_seed(_mix(config.seed, 1))
     model = GrokTransformer(
@@ -211,6 +211,17 @@ def train_step(config: GrokConfig, data: ModularData, model: GrokTransformer,
     return float(loss.detach())
 
 
+EVAL_CHUNK = 16_384
+
+
+def _forward_chunked(model: GrokTransformer, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval forward in chunks of ``EVAL_CHUNK`` inputs (one chunk for every split of p <= 127)."""
+    if len(tokens) <= EVAL_CHUNK:
+        return model(tokens)
+    parts = [model(tokens[i : i + EVAL_CHUNK]) for i in range(0, len(tokens), EVAL_CHUNK)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 @torch.no_grad()
 def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
              samples: dict[str, LIDSample] | None, step: int) -> dict[str, Any]:
@@ -224,7 +235,7 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
     for split in SPLITS:
         tokens = data.train_tokens if split == "train" else data.val_tokens
         labels = data.train_labels if split == "train" else data.val_labels
-        logits, hidden = model(tokens)
+        logits, hidden = _forward_chunked(model, tokens)
         row[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
         row[f"{split}_acc"] = float((logits.argmax(-1) == labels).float().mean())
         if samples is not None:
