@@ -26,10 +26,10 @@ Without ``noise``, relative defaults are used: plateau band ``rel_tolerance = 0.
 level) and drop threshold ``rel_tolerance = 0.05`` (5 %). Rationale, from measurements on this
 machine (docs/reproductions.md, "Noise of the mean"): lidscope's sweeps and callbacks hold the
 sequence sample and the token sample fixed across steps (a paired design), and in that setting a
-converged MiniLM classifier's mean LID moved by about 1-2 % between consecutive evaluations, so 2 %
-is the smallest band that does not fire on a still-moving model by chance alone and 5 % is clearly
-above that jitter, yet below the shifts the paper reports as meaningful (about 10 % for
-fine-tuning, over 50 % for grokking). *Unpaired* comparisons (different token samples) are much
+MiniLM classifier whose validation F1 had saturated moved by 0.6-2.5 % between consecutive
+evaluations. A band of half-width 2 % (a range of up to 4 %) recognises that regime as flat; a 5 %
+drop is above that jitter yet below the shifts the paper reports as meaningful (about 10 % for
+fine-tuning, over 50 % for grokking). These are calibrations from one run, not universal constants. *Unpaired* comparisons (different token samples) are much
 noisier: the seed-to-seed spread of the mean was 8.6 % at M = 500 / N = 5,000 and 3.7 % at
 M = 1,000 / N = 10,000 on chit-chat with MiniLM; pass ``noise`` from such a seed study when you
 compare series measured on different samples.
