@@ -15,7 +15,8 @@ from lidscope.executors.ray_neighbors import centred_float32  # noqa: E402
 @pytest.fixture(scope="module")
 def local_ray():
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False,
+                 logging_level="ERROR")  # a private instance, never another user's cluster
     return ray
 
 

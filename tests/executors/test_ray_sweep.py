@@ -29,7 +29,8 @@ VOLATILE = ["seconds", "created_utc"]  # wall time; everything else must be equa
 @pytest.fixture(scope="module")
 def local_ray():
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False,
+                 logging_level="ERROR")  # a private instance, never another user's cluster
     return ray
 
 

@@ -283,7 +283,12 @@ def check_shared_paths(ray: Any, writable: Sequence[str], readable: Sequence[str
         raise RayExecutorError("the Ray cluster has no alive node with CPUs to run jobs on; add workers.")
     here = None if _is_client(ray) else ray.get_runtime_context().get_node_id()
     if len(nodes) == 1 and nodes[0]["NodeID"] == here:
-        return
+        return  # workers run here, in the driver's working folder
+    relative = [p for p in [*writable, *readable] if not _is_url(p) and not os.path.isabs(p)]
+    if relative:
+        raise SharedPathError(
+            f"{relative[0]} is a relative path: workers on other nodes would resolve it in their own working "
+            "folder. Pass absolute paths on the shared filesystem (e.g. --out /shared/sweeps/run1).")
     token = uuid.uuid4().hex
     written = []
     try:
