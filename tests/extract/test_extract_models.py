@@ -104,3 +104,17 @@ def test_bundled_names_resolve_to_local_folders():
     assert set(BUNDLED_MODELS) >= {"minilm", "smollm2"}
     lm = load_model("minilm")
     assert lm.info["model_type"] == "bert" and lm.info["hidden_size"] == 384
+
+
+def test_gguf_specs_resolve_without_loading(tmp_path):
+    from lidscope.extract.models import _weight_files
+
+    folder, gguf, label = resolve_model_spec("smollm2")
+    assert gguf and (folder / gguf).is_file() and label == "smollm2"
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF")
+    assert resolve_model_spec(f) == (tmp_path, "m.gguf", "m")
+    with pytest.raises(ModelLoadError, match="--gguf-file"):
+        _weight_files(tmp_path, "other.gguf")
+    with pytest.raises(ModelLoadError, match="pass --gguf-file NAME"):
+        _weight_files(tmp_path, None)
