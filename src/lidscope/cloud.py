@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .validation import deduplicate
+
 
 @dataclass
 class Cloud:
@@ -56,15 +58,11 @@ def sample_order(n_tokens: int, sample_size: int | None = 150_000, seed: int = 4
 def first_unique_rows(X: np.ndarray) -> np.ndarray:
     """Sorted indices of the first occurrence of every distinct row of ``X`` ``(n, d)``.
 
-    Rows are compared bit for bit after mapping ``-0.0`` to ``0.0``.
+    Rows are compared bit for bit after mapping ``-0.0`` to ``0.0`` (the core's deduplication).
     """
-    X = np.ascontiguousarray(X)
     if X.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    Xn = X + X.dtype.type(0)  # -0.0 + 0.0 == +0.0
-    void = Xn.view(np.dtype((np.void, Xn.dtype.itemsize * Xn.shape[1]))).ravel()
-    _, first = np.unique(void, return_index=True)
-    return np.sort(first).astype(np.int64)
+    return deduplicate(np.ascontiguousarray(X)).kept.astype(np.int64)
 
 
 def text_order(meta: dict[str, np.ndarray]) -> np.ndarray:
