@@ -246,13 +246,15 @@ def test_lead_time_rise_then_fall() -> None:
     assert lt.lead_050 == 300 and lt.lead_090 == 400
     assert lt.lid_peak == 17.0 and lt.lid_final == 6  # smoothed: median(17, 17.5, 15)
     assert "lead +300" in lt.describe()
+    # online signal: 15 is more than 5 % below 17.5, the highest of the previous three values
+    assert lt.first_alarm == 700 and lt.alarm_lead_050 == 200 and lt.alarm_lead_090 == 300
 
 
 def test_lead_time_without_a_fall() -> None:
     lid = [20, 9, 11, 14, 16, 17, 17.5, 17.2, 17.4, 17.3, 17.1]
     lt = lead_time(_rows(lid, [0.0] * len(lid)))
     assert lt.fall_onset is None and lt.lead_050 is None and lt.val_acc_050 is None
-    assert lt.relative_drop < 0.2
+    assert lt.relative_drop < 0.2 and lt.first_alarm is None
 
 
 def test_running_median_removes_single_spikes() -> None:

@@ -15,6 +15,11 @@ the validation mean LID; it uses no labels):
 
 Accuracy crossings are the first evaluation step with validation accuracy >= 0.5 and >= 0.9. The lead
 time is ``crossing - onset`` in steps (positive: LID falls first). Resolution is the evaluation cadence.
+
+The rule above looks at the whole series (it needs the later minimum). As a causal alternative that
+could run during training, ``first_alarm`` is the first event of the training-dynamics module's
+online drop signal (`lidscope.training.signals.drop`, default tolerances: a value more than 5 % below
+the highest of the previous 3) on the raw series after step 0, with its own lead times.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ class LeadTime:
     lead_050: int | None
     lead_090: int | None
     final_val_acc: float
+    first_alarm: int | None = None  # first online drop signal (causal), see the module docstring
+    alarm_lead_050: int | None = None
+    alarm_lead_090: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +69,8 @@ class LeadTime:
             parts.append("No sharp LID fall.")
         else:
             parts.append(f"LID fall onset at step {self.fall_onset}, midpoint at step {self.fall_mid}.")
+        if self.first_alarm is not None:
+            parts.append(f"First online drop alarm at step {self.first_alarm}.")
         for thr, step, lead in (("0.5", self.val_acc_050, self.lead_050), ("0.9", self.val_acc_090, self.lead_090)):
             if step is None:
                 parts.append(f"Val accuracy never reached {thr}.")
@@ -118,6 +128,7 @@ def lead_time(rows: Sequence[Mapping[str, Any]], lid_key: str = "lid_val_mean", 
         peak_idx = int(np.argmax(m))
         after_min = float(m[peak_idx:].min())
         rel = (m[peak_idx] - after_min) / m[peak_idx] if m[peak_idx] > 0 else 0.0
+    alarm = first_alarm([int(x) for x in steps], [float(r[lid_key]) for r in used])
     all_steps = [r["step"] for r in rows]
     val = [r["val_acc"] for r in rows]
     c50 = first_crossing(all_steps, val, 0.5)
@@ -137,4 +148,19 @@ def lead_time(rows: Sequence[Mapping[str, Any]], lid_key: str = "lid_val_mean", 
         lead_050=None if onset is None or c50 is None else c50 - onset,
         lead_090=None if onset is None or c90 is None else c90 - onset,
         final_val_acc=float(rows[-1]["val_acc"]),
+        first_alarm=alarm,
+        alarm_lead_050=None if alarm is None or c50 is None else c50 - alarm,
+        alarm_lead_090=None if alarm is None or c90 is None else c90 - alarm,
     )
+
+
+def first_alarm(steps: Sequence[int], values: Sequence[float]) -> int | None:
+    """Step of the first event of `lidscope.training.signals.drop` (default tolerances), or ``None``."""
+    from lidscope.training.signals import drop
+
+    # run it as it would run online: on every prefix of the series (its events are merged and end at
+    # the deepest point, so the first event's step is not when it first fired)
+    for k in range(2, len(values) + 1):
+        if drop(values[:k], steps[:k]):
+            return int(steps[k - 1])
+    return None
