@@ -118,3 +118,37 @@ def test_worker_killed_mid_job_loses_and_duplicates_nothing(local_ray, inputs, r
     assert len(by_step["20"]) == 2 and by_step["20"][0][2] != by_step["20"][1][2], "retried in a new process"
     _assert_same_store(report.store, reference)
     assert report.store.failures() == []
+
+
+def _cli():
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    if not any(c.name == "sweep" for c in app.registered_commands):
+        _register()
+    return CliRunner(), app
+
+
+def test_cli_sweep_with_ray_executor(local_ray, inputs, reference, tmp_path):
+    run, data = inputs
+    runner, app = _cli()
+    args = ["sweep", str(run), "-d", data[0], "-d", data[1], "-o", str(tmp_path / "store"), "-M", "0", "-N", "300",
+            "-L", "12", "--sample-size", "3000", "--max-length", "32", "--layer=-2,-1", "--no-plot"]
+    res = runner.invoke(app, [*args, "--executor", "ray"])
+    assert res.exit_code == 0, res.output
+    assert "(4 new, 0 reused, 0 failed" in " ".join(res.output.split())  # rich wraps lines
+    _assert_same_store(ResultsStore(tmp_path / "store"), reference)
+    res = runner.invoke(app, [*args, "--executor", "ray"])
+    assert res.exit_code == 0 and "(0 new, 4 reused" in " ".join(res.output.split())
+
+
+def test_cli_rejects_bad_executor_options(tmp_path, inputs):
+    run, data = inputs
+    runner, app = _cli()
+    base = ["sweep", str(run), "-d", data[0], "-o", str(tmp_path / "s"), "--no-plot"]
+    res = runner.invoke(app, [*base, "--address", "auto"])
+    assert res.exit_code == 2 and "--executor ray only" in " ".join(res.output.split())
+    res = runner.invoke(app, [*base, "--executor", "ray", "--address", "my-cluster"])
+    assert res.exit_code == 2 and "is not valid" in " ".join(res.output.split())
+    assert not (tmp_path / "s").exists(), "nothing is planned before the executor is valid"
