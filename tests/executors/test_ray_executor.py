@@ -165,3 +165,27 @@ def test_probe_reports_paths_a_node_cannot_see(tmp_path):
 def test_store_url_without_mount_is_rejected(local_ray):
     with pytest.raises(SharedPathError, match="Mount the bucket"):
         check_shared_paths(local_ray, ["s3:/bucket/sweep"])
+
+
+def _fake_cluster(resources: dict, n_nodes: int = 1):
+    """Just enough of the ``ray`` module for resource and path decisions, without a cluster."""
+    from types import SimpleNamespace as NS
+
+    nodes = [{"NodeID": f"n{i}", "Alive": True, "Resources": resources} for i in range(n_nodes)]
+    return NS(cluster_resources=lambda: resources, nodes=lambda: nodes,
+              get_runtime_context=lambda: NS(get_node_id=lambda: "n0"),
+              util=NS(client=NS(ray=NS(is_connected=lambda: False))))
+
+
+def test_each_job_asks_for_a_gpu_only_where_there_are_gpus():
+    gpu = RayExecutor().task_options(_fake_cluster({"CPU": 32, "GPU": 4}))
+    cpu = RayExecutor(num_cpus=4, memory=8 * 2**30).task_options(_fake_cluster({"CPU": 32}))
+    assert gpu["num_gpus"] == 1 and gpu["num_cpus"] == 1 and gpu["max_retries"] == 3
+    assert cpu["num_gpus"] == 0 and cpu["num_cpus"] == 4 and cpu["memory"] == 8 * 2**30
+    assert RayExecutor(num_gpus=0).task_options(_fake_cluster({"CPU": 8, "GPU": 1}))["num_gpus"] == 0
+
+
+def test_relative_paths_are_rejected_on_a_multi_node_cluster():
+    check_shared_paths(_fake_cluster({"CPU": 2}), ["store"])  # one node, the driver's: workers share its cwd
+    with pytest.raises(SharedPathError, match="relative path"):
+        check_shared_paths(_fake_cluster({"CPU": 2}, n_nodes=2), ["store"])
