@@ -5,6 +5,7 @@ from contextlib import contextmanager
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["COLUMNS"] = "200"  # rich wraps CLI output at 80 columns without a terminal; tests read whole lines
 
 
 def skdim_pointwise_twonn(X, n_neighbors, method="linear", discard_fraction=0.1):
