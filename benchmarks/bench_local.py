@@ -86,24 +86,31 @@ def main() -> None:
     p.add_argument("--intrinsic", type=int, default=10)
     p.add_argument("--neighbors", type=int, default=128)
     p.add_argument("--paths", default="search,ours,skdim")
+    p.add_argument("--repeat", type=int, default=2, help="interleaved repetitions of the fast paths")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(run_path(args.child, args)))
         return
 
-    rows = []
-    for path in args.paths.split(","):
-        cmd = [sys.executable, __file__, "--child", path, "--n", str(args.n), "--dim", str(args.dim),
-               "--intrinsic", str(args.intrinsic), "--neighbors", str(args.neighbors)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            print(res.stderr, file=sys.stderr)
-            raise SystemExit(f"path {path} failed")
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(f"  done: {path} in {rows[-1]['total']:.1f} s", file=sys.stderr)
-
-    by = {r["path"]: r for r in rows}
+    best: dict[str, dict] = {}
+    for rep in range(args.repeat):
+        for path in args.paths.split(","):
+            if rep and path.startswith("skdim"):
+                continue  # minutes per run: once is enough
+            cmd = [sys.executable, __file__, "--child", path, "--n", str(args.n), "--dim", str(args.dim),
+                   "--intrinsic", str(args.intrinsic), "--neighbors", str(args.neighbors)]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                print(res.stderr, file=sys.stderr)
+                raise SystemExit(f"path {path} failed")
+            row = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"  done: {path} in {row['total']:.1f} s", file=sys.stderr)
+            if path not in best or row["total"] < best[path]["total"]:
+                best[path] = row
+    rows = list(best.values())
+    by = best
+    print(f"\n(best of {args.repeat} interleaved runs for the fast paths; scikit-dimension once)")
     print(f"\nN = {args.n:,}, D = {args.dim}, L = {args.neighbors}, intrinsic dimension {args.intrinsic}, float32")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
     print(f"{'path':<12} {'dedup s':>8} {'neighbours s':>12} {'estimates s':>12} {'total s':>9} {'peak GB':>8} {'mean LID':>9}")
