@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from lidscope.experiments.grokking.train import GrokConfig
 
 OPS_HELP = "operation: + - * / (division needs a prime modulus)"
 
 
-def _config(quick: bool, **given: Any) -> Any:
+def _config(quick: bool, **given: Any) -> GrokConfig:
     """The paper's defaults (or the quick test configuration) with the options actually given."""
     from lidscope.experiments.grokking.train import GrokConfig, quick_config
 
@@ -48,7 +53,7 @@ def _fmt(row: dict[str, Any]) -> str:
     return text
 
 
-def _progress():  # type: ignore[no-untyped-def]
+def _progress() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.progress import TimeRemainingColumn
 
@@ -59,7 +64,7 @@ def _progress():  # type: ignore[no-untyped-def]
     )
 
 
-def _on_step(progress: Any, task: Callable[[], Any]) -> Callable[[int, float], None]:
+def _on_step(progress: Progress, task: Callable[[], Any]) -> Callable[[int, float], None]:
     """Advance the bar every 10 steps (updating on every step costs CPU for nothing)."""
 
     def update(step: int, loss: float) -> None:
