@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lidscope.training.store import MetricNotFoundError, ResultsStore, StoreError
 
 _SEED_PART = re.compile(r"[-_.]?seed[-_]?\d+")
