@@ -83,3 +83,16 @@ def test_lattice_gives_counted_nan_and_a_warning():
     with pytest.warns(RuntimeWarning, match="undefined"):
         r = local_dimensions(g, n_neighbors=4)
     assert r.n_undefined > 0 and r.summary()["n_undefined"] == r.n_undefined
+
+
+def test_estimating_leaves_torch_thread_count_alone():
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, numpy as np, lidscope; torch.set_num_threads(1); "
+        "lidscope.local_dimensions(np.random.default_rng(0).normal(size=(300, 5)), n_neighbors=10); "
+        "print(torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"

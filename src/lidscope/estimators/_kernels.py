@@ -6,8 +6,17 @@ points and allocates O(n_queries * n_candidates) memory at most.
 
 from __future__ import annotations
 
+import os
+
+import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's OpenMP layer shares libgomp with torch and resets torch's thread count on first use;
+# the simple work-queue layer leaves the caller's torch settings alone (and is as fast for these
+# coarse parallel loops). A user's NUMBA_THREADING_LAYER still wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 _FASTMATH = {"reassoc", "contract"}  # lets the float64 sums vectorise; results differ at 1e-16
 
