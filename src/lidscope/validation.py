@@ -66,11 +66,24 @@ class Dedup:
 
 
 def deduplicate(X: np.ndarray) -> Dedup:
-    """Finds exact duplicate rows of X (n, d); -0.0 and 0.0 count as equal."""
+    """Finds exact duplicate rows of X (n, d); -0.0 and 0.0 count as equal.
+
+    Rows are first grouped by their leading 16 bytes (a cheap sort); the grouping is accepted only
+    if every row equals its group's first row, else rows are grouped by all their bytes.
+    """
     rows = np.ascontiguousarray(X + X.dtype.type(0))  # folds -0.0 into 0.0
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return Dedup(kept=np.sort(first), duplicate_of=first[inverse.ravel()])
+    width = rows.dtype.itemsize * rows.shape[1]
+
+    def group(nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.ascontiguousarray(rows.view(np.uint8).reshape(rows.shape[0], width)[:, :nbytes])
+        _, first, inverse = np.unique(keys.view(np.dtype((np.void, nbytes))).ravel(),
+                                      return_index=True, return_inverse=True)
+        return first, first[inverse.ravel()]
+
+    first, duplicate_of = group(min(16, width))
+    if width > 16 and not np.array_equal(rows, rows[duplicate_of]):
+        first, duplicate_of = group(width)
+    return Dedup(kept=np.sort(first), duplicate_of=duplicate_of)
 
 
 def check_neighbors_param(n_neighbors: int, minimum: int = 3) -> int:
