@@ -1,22 +1,51 @@
-"""lidscope: local intrinsic dimension (LID) of point clouds and of language-model token embeddings."""
+"""lidscope: local intrinsic dimension (LID) of point clouds and of language-model token embeddings.
+
+The numerical core (``local_dimensions``, the estimator classes, ``kneighbors``) imports only NumPy,
+numba and faiss. The model-facing API (``measure``, ``compare``, ``sweep``, ``LIDCallback``,
+``LIDMonitor``) is loaded on first use, so ``import lidscope`` stays light.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from typing import Any
 
 from .errors import LIDInputError
 from .estimators import LocalMLE, LocalPCA, LocalTwoNN, TwoNN
 from .local import LocalDimensions, local_dimensions
 from .neighbors import Neighbors, kneighbors
 
+_LAZY = {
+    "measure": "lidscope.measure",
+    "compare": "lidscope.measure",
+    "sweep": "lidscope.training",
+    "LIDCallback": "lidscope.integrations",
+    "LIDMonitor": "lidscope.integrations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lidscope' has no attribute {name!r}")
+
+
 __all__ = [
+    "LIDCallback",
     "LIDInputError",
+    "LIDMonitor",
     "LocalDimensions",
     "LocalMLE",
     "LocalPCA",
     "LocalTwoNN",
     "Neighbors",
     "TwoNN",
+    "compare",
     "kneighbors",
     "local_dimensions",
+    "measure",
+    "sweep",
 ]
