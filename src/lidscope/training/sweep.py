@@ -452,6 +452,10 @@ def load_checkpoint(
     except Exception as exc:  # noqa: BLE001 -- transformers raises many types for bad folders
         raise ModelLoadError(f"could not load the checkpoint {folder}: {type(exc).__name__}: {exc}. "
                              "The folder is incomplete or corrupt (truncated weights?); it is skipped.") from exc
+    import torch
+
+    if torch.cuda.is_available():  # on a GPU worker (e.g. a Ray job given num_gpus=1) measure there
+        model = model.to("cuda")
     return model, tok
 
 
