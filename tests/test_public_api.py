@@ -14,9 +14,15 @@ def test_import_lidscope_does_not_load_transformers_or_torch():
     assert out.split() == ["False", "False"]
 
 
-@pytest.mark.parametrize("name", ["measure", "compare", "sweep", "LIDCallback", "LIDMonitor"])
+@pytest.mark.parametrize("name", ["sweep", "LIDCallback", "LIDMonitor"])
 def test_model_facing_names_resolve(name):
     assert callable(getattr(lidscope, name))
+
+
+def test_measure_lives_in_its_module():
+    from lidscope.measure import compare, measure
+
+    assert callable(measure) and callable(compare)
 
 
 def test_unknown_name_is_an_attribute_error():

@@ -1,8 +1,8 @@
 """lidscope: local intrinsic dimension (LID) of point clouds and of language-model token embeddings.
 
 The numerical core (``local_dimensions``, the estimator classes, ``kneighbors``) imports only NumPy,
-numba and faiss. The model-facing API (``measure``, ``compare``, ``sweep``, ``LIDCallback``,
-``LIDMonitor``) is loaded on first use, so ``import lidscope`` stays light.
+numba and faiss. Models: ``from lidscope.measure import measure, compare``. ``sweep``,
+``LIDCallback`` and ``LIDMonitor`` are loaded on first use, so ``import lidscope`` stays light.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from .local import LocalDimensions, local_dimensions
 from .neighbors import Neighbors, kneighbors
 
 _LAZY = {
-    "measure": "lidscope.measure",
-    "compare": "lidscope.measure",
     "sweep": "lidscope.training",
     "LIDCallback": "lidscope.integrations",
     "LIDMonitor": "lidscope.integrations",
@@ -43,9 +41,7 @@ __all__ = [
     "LocalTwoNN",
     "Neighbors",
     "TwoNN",
-    "compare",
     "kneighbors",
     "local_dimensions",
-    "measure",
     "sweep",
 ]
