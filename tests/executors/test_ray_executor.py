@@ -21,14 +21,6 @@ from lidscope.executors.ray import (RayExecutor, RayExecutorError, SharedPathErr
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray instance for the Ray tests (left running for the other Ray test modules)."""
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False,
-                 logging_level="ERROR")  # a private instance, never another user's cluster
-    return ray
-
 
 def double(payload: dict) -> dict:
     if payload.get("sleep"):

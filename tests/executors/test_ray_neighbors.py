@@ -12,13 +12,6 @@ from lidscope.executors.ray_neighbors import default_block_size, kneighbors_ray,
 from lidscope.executors.ray_neighbors import centred_float32  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False,
-                 logging_level="ERROR")  # a private instance, never another user's cluster
-    return ray
-
 
 def _hard_cloud(n: int = 3000, d: int = 24, seed: int = 0) -> np.ndarray:
     """Far from the origin, a tight cluster of near-duplicates and exact distance ties: float32 alone

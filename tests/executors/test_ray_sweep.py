@@ -26,13 +26,6 @@ SETTINGS = MeasureSettings(**SMALL, layers=(-2, -1))
 VOLATILE = ["seconds", "created_utc"]  # wall time; everything else must be equal
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False,
-                 logging_level="ERROR")  # a private instance, never another user's cluster
-    return ray
-
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
