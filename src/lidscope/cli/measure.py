@@ -230,13 +230,7 @@ def register(app: typer.Typer) -> None:
         from lidscope.measure import measure
 
         console = Console()
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
-        kw = _resolve_defaults(paper, n_sequences, n_points)
-        for note in kw.pop("_notes"):
-            console.print(f"[yellow]note:[/] {note}")
+        kw = _start_run(console, threads, paper, n_sequences, n_points)
         kwargs = _measure_kwargs(
             model=model, gguf_file=gguf_file, trust_remote_code=trust_remote_code, data=data, split=split,
             text_column=text_column, data_seed=data_seed, layer=layer, average_layers=average_layers,
@@ -301,13 +295,7 @@ def register(app: typer.Typer) -> None:
         from lidscope.measure import compare
 
         console = Console()
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
-        kw = _resolve_defaults(paper, n_sequences, n_points)
-        for note in kw.pop("_notes"):
-            console.print(f"[yellow]note:[/] {note}")
+        kw = _start_run(console, threads, paper, n_sequences, n_points)
         _quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, layers=_layers(layer), average_layers=average_layers, split=split,
@@ -347,6 +335,19 @@ def _quiet_transformers() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+
+
+def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]
+               n_points: int | None) -> dict:
+    """Common start of measure/compare: torch threads, M/N defaults, and their printed notes."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    kw = _resolve_defaults(paper, n_sequences, n_points)
+    for note in kw.pop("_notes"):
+        console.print(f"[yellow]note:[/] {note}")
+    return kw
 
 
 def _resolve_defaults(paper: bool, n_sequences: Optional[int], n_points: Optional[int]) -> dict[str, Any]:
