@@ -29,21 +29,9 @@ def _config(quick: bool, **given: Any) -> GrokConfig:
 def _set_threads(threads: Optional[int]) -> None:
     """Cap the CPU threads of torch and of the LID core's libraries (numba, faiss)."""
     if threads is not None:
-        import torch
+        from lidscope.threads import limit_threads
 
-        torch.set_num_threads(threads)
-        try:
-            import numba
-
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        except ImportError:  # pragma: no cover - numba is a dependency
-            pass
-        try:
-            import faiss
-
-            faiss.omp_set_num_threads(threads)
-        except ImportError:  # pragma: no cover - faiss is a dependency
-            pass
+        limit_threads(threads)
 
 
 def _fmt(row: dict[str, Any]) -> str:

@@ -20,23 +20,10 @@ def _layers(text: str) -> tuple[int, ...]:
 
 
 def _threads(threads: Optional[int]) -> None:
-    if threads is None:
-        return
-    import torch
+    if threads is not None:
+        from lidscope.threads import limit_threads
 
-    torch.set_num_threads(threads)
-    try:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(threads)
-    except ImportError:  # pragma: no cover
-        pass
+        limit_threads(threads)
 
 
 def _quiet_transformers() -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lidscope.executors import ExecutorError, JobFn, JobOutcome, register_executor
+from lidscope.threads import limit_threads
 
 INSTALL_HINT = "pip install 'lidscope[ray]'"
 _PROBE_PREFIX = ".lidscope-probe-"
@@ -118,30 +119,6 @@ def _is_client(ray: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- threads
-
-
-def limit_threads(n: int) -> None:
-    """Cap torch, numba and faiss at ``n`` threads in this (worker) process."""
-    n = max(1, int(n))
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    try:
-        import torch
-
-        torch.set_num_threads(n)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(n)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def assigned_cpus(default: int = 1) -> int:

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from lidscope.executors.ray import assigned_cpus, connect, limit_threads
+from lidscope.executors.ray import assigned_cpus, connect
+from lidscope.threads import limit_threads
 from lidscope.neighbors import EXTRA_CANDIDATES, FLOAT32_MARGIN, Neighbors
 
 Progress = Callable[[str, int, int], None]
