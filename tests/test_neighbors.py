@@ -9,10 +9,11 @@ from lidscope.synthetic import curved_manifold
 
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
-def test_neighbors_equal_sklearn_brute_force(backend):
+@pytest.mark.parametrize("block_size", [33, 256, 4096])
+def test_neighbors_equal_sklearn_brute_force(backend, block_size):
     X = curved_manifold(900, 6, 96, seed=3, dtype=np.float64)
     d_ref, i_ref = NearestNeighbors(n_neighbors=40, algorithm="brute").fit(X).kneighbors()
-    nb = kneighbors(X, 40, backend=backend, block_size=256)
+    nb = kneighbors(X, 40, backend=backend, block_size=block_size)
     np.testing.assert_array_equal(nb.indices, i_ref)
     np.testing.assert_allclose(nb.distances, d_ref, rtol=1e-9)
     assert (nb.indices != np.arange(900)[:, None]).all()

@@ -1,9 +1,13 @@
 """Exact k-nearest-neighbour lists of a point cloud, every point a query, itself excluded.
 
-The search runs in float32 through a BLAS-backed library (faiss on CPU, torch on CUDA) in query
-blocks, so memory stays O(n * k). Float32 GEMM distances lose precision for close points
+CPU: a symmetric blocked float32 GEMM search (`lidscope._search_kernels`) computes every pair
+distance once, for block pairs on and above the diagonal, and feeds both points' candidate lists:
+half the flops of a query-by-query search, memory O(n * k) plus one block of inner products.
+CUDA: query blocks through torch. Float32 GEMM distances lose precision for close points
 (|x|^2 + |y|^2 - 2 x.y cancels), so a few extra candidates are searched and re-ranked with
 distances computed directly in float64: float64 input then gives the exact float64 neighbours.
+A point whose float32 search horizon lies within the float32 error of its k-th exact distance is
+searched again wider (faiss), so no true neighbour can hide beyond the horizon.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class Neighbors:
 
 
 def resolve_backend(backend: str = "auto", device: str | None = None) -> tuple[str, str]:
-    """Returns (backend, device): "numba" on CPU (faiss + compiled loops) or "torch" (any device).
+    """Returns (backend, device): "numba" on CPU (BLAS + compiled loops) or "torch" (any device).
 
     "auto" picks torch on CUDA when torch is already imported and sees a GPU, else numba.
     """
@@ -65,6 +69,7 @@ def kneighbors(
 
     Distances are Euclidean (not squared), computed in float64 from X's own values; ties are
     broken by the smaller row index. ``X`` must hold distinct, finite rows and n > n_neighbors.
+    ``block_size``: rows per GEMM block (CPU: a block_size^2 float32 buffer, 64 MB at 4096).
     """
     n = X.shape[0]
     if not 1 <= n_neighbors < n:
@@ -73,7 +78,7 @@ def kneighbors(
     backend, device = resolve_backend(backend, device)
     if backend == "torch":
         return _kneighbors_torch(X, n_neighbors, n_search, device, block_size, progress)
-    return _kneighbors_faiss(X, n_neighbors, n_search, block_size, progress)
+    return _kneighbors_cpu(X, n_neighbors, n_search, block_size, progress)
 
 
 #: Bound on float32 GEMM squared-distance error, relative to |x|^2 + |y|^2 of the centred cloud.
@@ -89,11 +94,10 @@ def _centred_float32(X: np.ndarray, chunk: int = 16384) -> np.ndarray:
     return out
 
 
-def _kneighbors_faiss(
+def _kneighbors_cpu(
     X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
-    import faiss
-
+    from ._search_kernels import symmetric_topk
     from .estimators._kernels import rerank
 
     n = X.shape[0]
@@ -101,27 +105,39 @@ def _kneighbors_faiss(
     # float32 cancellation for clouds far from the origin.
     X32 = _centred_float32(X)
     sq = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
+    Xc = np.ascontiguousarray(X)
+    report = (lambda done, total: progress("neighbors", done, total)) if progress else None
+    _, cand, horizon = symmetric_topk(X32, n_search - 1, block=block_size, progress=report)
+    dist, idx = rerank(Xc, np.arange(n), cand, k)
+    if n_search < n:
+        # A point beyond the float32 horizon could still be closer than the k-th exact neighbour
+        # only if the horizon lies within the float32 error of it: search those rows again wider.
+        margin = FLOAT32_MARGIN * (sq + sq.max())
+        unsafe = horizon.astype(np.float64) - margin <= dist[:, k - 1] ** 2
+        rows = np.flatnonzero(unsafe)
+        if rows.size:
+            _widen(X32, Xc, sq, rows, k, 2 * n_search, dist, idx)
+    return Neighbors(dist, idx)
+
+
+def _widen(X32, Xc, sq, rows, k, width, dist, idx) -> None:
+    """Re-searches ``rows`` with ever wider float32 horizons (faiss) until each is safe."""
+    import faiss
+
+    from .estimators._kernels import rerank
+
+    n = X32.shape[0]
     index = faiss.IndexFlatL2(X32.shape[1])
     index.add(X32)
-    Xc = np.ascontiguousarray(X)
-    dist = np.empty((n, k))
-    idx = np.empty((n, k), dtype=np.int64)
-    for start in range(0, n, block_size):
-        rows = np.arange(start, min(n, start + block_size))
-        width = n_search
-        while rows.size:
-            d32, cand = index.search(X32[rows], width)
-            dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
-            if width >= n:
-                break
-            # A point beyond the float32 horizon could still be closer than the k-th exact
-            # neighbour only if the horizon lies within the float32 error of it: search again wider.
-            margin = FLOAT32_MARGIN * (sq[rows] + sq.max())
-            unsafe = d32[:, -1].astype(np.float64) - margin <= dist[rows, k - 1] ** 2
-            rows, width = rows[unsafe], min(n, 2 * width)
-        if progress:
-            progress("neighbors", min(n, start + block_size), n)
-    return Neighbors(dist, idx)
+    while rows.size:
+        width = min(n, width)
+        d32, cand = index.search(X32[rows], width)
+        dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
+        if width >= n:
+            break
+        margin = FLOAT32_MARGIN * (sq[rows] + sq.max())
+        unsafe = d32[:, -1].astype(np.float64) - margin <= dist[rows, k - 1] ** 2
+        rows, width = rows[unsafe], 2 * width
 
 
 def _kneighbors_torch(

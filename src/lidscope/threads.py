@@ -1,4 +1,4 @@
-"""One place to cap the CPU threads of torch and of the core's libraries (numba, faiss)."""
+"""One place to cap the CPU threads of torch and of the core's libraries (numba, BLAS, faiss)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import os
 
 
 def limit_threads(n: int) -> None:
-    """Cap torch, numba and faiss at ``n`` threads in this process (and OpenMP in children)."""
+    """Cap torch, numba, the BLAS libraries and faiss at ``n`` threads in this process.
+
+    Also sets OMP_NUM_THREADS for child processes.
+    """
     n = max(1, int(n))
     os.environ["OMP_NUM_THREADS"] = str(n)
     try:
@@ -20,6 +23,12 @@ def limit_threads(n: int) -> None:
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)  # NumPy's BLAS (the symmetric kNN search's GEMMs) and any OpenMP pool
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
     try:
         import faiss
