@@ -7,7 +7,9 @@ That halves the GEMM work of a query-by-query search (N^2 d instead of 2 N^2 d f
 Each point keeps a reservoir of candidates (``cap`` slots, of which the best ``c`` survive each
 compaction): a candidate enters when its squared distance is below the point's threshold (the c-th
 best after the last compaction) and a full reservoir is cut back to its c best by a quickselect.
-That costs O(1) per accepted candidate, where a heap would pay log c mispredicted branches.
+That costs O(1) per accepted candidate, without branches, where a heap would pay log c mispredicted
+branches. Chunks of columns are first tested with a vectorised minimum, so in the late blocks,
+where few candidates beat the thresholds, the scan runs at SIMD speed.
 Squared distances are formed as ``sq[a] + sq[b] - 2 G[a, b]`` in float32, as a GEMM search does;
 the caller re-ranks the candidates in float64.
 """
@@ -95,15 +97,14 @@ def _chunk_min(u: np.ndarray, g: np.ndarray, s: int, w: int) -> float:
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _first_threshold(g, sqb, sa, c, skip, scratch):
-    """An upper bound on the c-th smallest of sa + sqb[j] - 2 g[j] over j != skip.
+def _first_threshold(g, sqb, sa, rank, skip, scratch):
+    """An upper bound on the rank-th smallest (1-based) of sa + sqb[j] - 2 g[j] over j != skip.
 
-    The c-th smallest of the minima of groups of w consecutive entries bounds it (those c minima
-    are c distinct entries) and needs a selection over p / w values instead of p: about 2c
-    candidates then pass it, where no threshold would let all p through.
+    The rank-th smallest of the minima of groups of w consecutive entries bounds it (those minima
+    are distinct entries) and needs a selection over p / w values instead of p.
     """
     p = g.shape[0]
-    w = min(16, max(1, (p - 1) // (2 * c)))
+    w = min(16, max(1, (p - 1) // (2 * rank)))
     n_groups = 0
     for s in range(0, p - w + 1, w):
         if s <= skip < s + w:
@@ -115,27 +116,40 @@ def _first_threshold(g, sqb, sa, c, skip, scratch):
             best = _chunk_min(sqb, g, s, w)
         scratch[n_groups] = best
         n_groups += 1
-    if n_groups <= c:  # too few groups (tiny blocks): no bound, let everything in
+    if n_groups <= rank:  # too few groups (tiny blocks): no bound, let everything in
         return np.float32(np.inf)
-    v = _select(scratch[:n_groups], c - 1)
+    v = _select(scratch[:n_groups], rank - 1)
     # a few float32 ulps of the operands' size: the candidates' own sums may round differently
     return sa + v + _SLACK * (abs(sa) + abs(v))
 
 
 @njit(cache=True, inline="always")
-def _offer(rd, ri, cnt, thr, row, d, idx, c, scratch):
+def _offer(rd, ri, cnt, thr, row, d, idx, take, c, scratch) -> bool:
+    """Writes (d, idx) into the next free slot of reservoir ``row`` and keeps it if ``take``.
+
+    Branch-free on ``take`` (hits are too frequent in early blocks for a predictable branch);
+    returns True when a full reservoir was compacted, i.e. its threshold changed.
+    """
     t = cnt[row]
     rd[row, t] = d
     ri[row, t] = idx
-    cnt[row] = t + 1
-    if t + 1 == rd.shape[1]:
+    cnt[row] = t + take
+    if t + take == rd.shape[1]:
         _compact(rd, ri, cnt, thr, row, c, scratch)
+        return True
+    return False
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
-def offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, diagonal):
-    """Offers row i of block G to point a0 + i (candidates b0 + j); skips j == i if ``diagonal``."""
+def offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, diagonal, seed_rank):
+    """Offers row i of block G to point a0 + i (candidates b0 + j); skips j == i if ``diagonal``.
+
+    A point's first block sets its threshold to (a bound on) its ``seed_rank``-th best candidate
+    there: with seed_rank = c that bounds its c-th nearest neighbour; smaller values are a guess
+    at the c-th over the whole cloud, which `symmetric_topk` checks.
+    """
     m, p = G.shape
+    cap = rd.shape[1]
     sqb = sq[b0 : b0 + p]
     for i in prange(m):
         a = a0 + i
@@ -143,7 +157,7 @@ def offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, diagonal):
         scratch = np.empty(max(p, rd.shape[1]), dtype=rd.dtype)
         g = G[i]
         if cnt[a] == 0 and p > c:
-            thr[a] = _first_threshold(g, sqb, sa, c, i if diagonal else -1, scratch)
+            thr[a] = _first_threshold(g, sqb, sa, seed_rank, i if diagonal else -1, scratch)
         for s in range(0, p, _CHUNK):
             e = min(p, s + _CHUNK)
             if _chunk_min(sqb, g, s, e - s) >= thr[a] - sa:
@@ -152,10 +166,19 @@ def offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, diagonal):
                 v = min(e, u + _SUB)
                 if _chunk_min(sqb, g, u, v - u) >= thr[a] - sa:
                     continue
+                t = cnt[a]
+                lim = thr[a]
                 for j in range(u, v):
                     d = sa + sqb[j] - _TWO * g[j]
-                    if d < thr[a] and not (diagonal and j == i):
-                        _offer(rd, ri, cnt, thr, a, d, b0 + j, c, scratch)
+                    rd[a, t] = d
+                    ri[a, t] = b0 + j
+                    t += np.int64(d < lim) & np.int64(not (diagonal and j == i))
+                    if t == cap:
+                        cnt[a] = t
+                        _compact(rd, ri, cnt, thr, a, c, scratch)
+                        t = cnt[a]
+                        lim = thr[a]
+                cnt[a] = t
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -184,14 +207,17 @@ def offer_columns(G, sq, a0, b0, rd, ri, cnt, thr, c):
                 for j in range(u, v):
                     b = b0 + s + j
                     d = sq[a0 + i] + sq[b] - _TWO * g[j]
-                    if d < thr[b]:
-                        _offer(rd, ri, cnt, thr, b, d, a0 + i, c, scratch)
+                    if _offer(rd, ri, cnt, thr, b, d, a0 + i, np.int64(d < thr[b]), c, scratch):
                         lim[j] = sq[b] - thr[b]
 
 
 @njit(cache=True, parallel=True)
 def finish(rd, ri, cnt, thr, c):
-    """Compacts every reservoir to exactly its c best candidates."""
+    """Compacts every reservoir to its c best candidates and sets ``thr`` to its horizon.
+
+    A reservoir left with fewer than c candidates (its first threshold was a guess that proved
+    too tight) gets horizon -inf and its empty slots inf / -1.
+    """
     for row in prange(rd.shape[0]):
         if cnt[row] > c:
             _compact(rd, ri, cnt, thr, row, c, np.empty(rd.shape[1], dtype=rd.dtype))
@@ -200,19 +226,32 @@ def finish(rd, ri, cnt, thr, c):
             for t in range(c):
                 v = max(v, rd[row, t])
             thr[row] = v
+        else:
+            for t in range(cnt[row], c):
+                rd[row, t] = np.inf
+                ri[row, t] = -1
+            thr[row] = -np.inf
 
 
 def symmetric_topk(
     X32: np.ndarray,
     c: int,
-    block: int = 2048,
+    block: int = 4096,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    oversample: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``c`` nearest other points of every row of ``X32`` (n, d) float32, n > c.
 
     Returns float32 squared distances (n, c) and int64 indices (n, c), each row unsorted, and
-    each row's float32 search horizon (its c-th smallest squared distance) as a third (n,) array.
-    Diagonal blocks go first so thresholds are tight before the off-diagonal blocks stream by.
+    each row's float32 search horizon (n,): its c-th smallest squared distance, or -inf for a
+    row whose list is incomplete (-1 indices), which the caller must search again.
+
+    Diagonal blocks go first and set each point's threshold from its own block. Rows should come
+    in random order (for speed only): then a block is a random sample of the cloud, and the
+    ``oversample * c * block / n``-th best in it is a tight guess at the c-th over the whole
+    cloud that lets about ``oversample * c`` candidates through in all, instead of
+    c (1 + ln(n / block)) with a safe bound. The guess is too tight for a row only when its
+    block held unusually close points (a fraction of a per cent of rows at the default 2).
     """
     n = X32.shape[0]
     if not 1 <= c < n:
@@ -229,10 +268,62 @@ def symmetric_topk(
     for done, (a0, b0) in enumerate(pairs, 1):
         A, B = X32[a0 : a0 + block], X32[b0 : b0 + block]
         G = np.matmul(A, B.T, out=buf[: len(A) * len(B)].reshape(len(A), len(B)))
-        offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, a0 == b0)
+        seed_rank = int(min(c, max(1, np.ceil(oversample * c * (len(B) - 1) / (n - 1)))))
+        offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, a0 == b0, seed_rank)
         if a0 != b0:
             offer_columns(G, sq, a0, b0, rd, ri, cnt, thr, c)
         if progress:
             progress(done, len(pairs))
     finish(rd, ri, cnt, thr, c)
     return rd[:, :c].copy(), ri[:, :c].astype(np.int64), thr
+
+
+@njit(cache=True)
+def graph_order(cand: np.ndarray) -> np.ndarray:
+    """A breadth-first order of the candidate graph (n, c), -1 entries ignored: (n,) row ids.
+
+    Consecutive rows in it share most of their candidates, so a pass that gathers every row's
+    candidates (the float64 re-rank) finds them in cache instead of main memory.
+    """
+    n, c = cand.shape
+    seen = np.zeros(n, dtype=np.bool_)
+    out = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    for root in range(n):
+        if seen[root]:
+            continue
+        seen[root] = True
+        out[tail] = root
+        tail += 1
+        while head < tail:
+            q = out[head]
+            head += 1
+            for t in range(c):
+                m = cand[q, t]
+                if m >= 0 and not seen[m]:
+                    seen[m] = True
+                    out[tail] = m
+                    tail += 1
+    return out
+
+
+def brute_candidates(X32: np.ndarray, queries: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``width`` nearest rows of X32 (self included) to rows ``queries``, by float32 GEMM.
+
+    For the few rows the symmetric search must redo. Returns each query's float32 horizon (its
+    width-th smallest squared distance, float64) and the candidate ids (m, width), unsorted.
+    """
+    n = X32.shape[0]
+    sq = np.einsum("ij,ij->i", X32, X32)
+    step = max(1, (1 << 25) // n)  # ~128 MB of distances per chunk
+    horizon = np.empty(len(queries))
+    cand = np.empty((len(queries), width), dtype=np.int64)
+    for s in range(0, len(queries), step):
+        q = queries[s : s + step]
+        D = sq[q, None] + sq[None, :] - np.float32(2.0) * (X32[q] @ X32.T)
+        part = np.argpartition(D, width - 1, axis=1)[:, :width] if width < n else np.tile(np.arange(n), (len(q), 1))
+        cand[s : s + step] = part
+        horizon[s : s + step] = np.take_along_axis(D, part, axis=1).max(axis=1)
+    return horizon, cand
+

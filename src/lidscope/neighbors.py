@@ -7,7 +7,7 @@ CUDA: query blocks through torch. Float32 GEMM distances lose precision for clos
 (|x|^2 + |y|^2 - 2 x.y cancels), so a few extra candidates are searched and re-ranked with
 distances computed directly in float64: float64 input then gives the exact float64 neighbours.
 A point whose float32 search horizon lies within the float32 error of its k-th exact distance is
-searched again wider (faiss), so no true neighbour can hide beyond the horizon.
+searched again wider, so no true neighbour can hide beyond the horizon.
 """
 
 from __future__ import annotations
@@ -85,30 +85,41 @@ def kneighbors(
 FLOAT32_MARGIN = 2e-5
 
 
-def _centred_float32(X: np.ndarray, chunk: int = 16384) -> np.ndarray:
-    """X minus its column mean, as float32, without a full-size float64 temporary."""
+def _centred_float32(X: np.ndarray, order: np.ndarray | None = None, chunk: int = 16384) -> np.ndarray:
+    """X minus its column mean, as float32 (rows taken in ``order`` if given), in chunks."""
     mean = X.mean(axis=0, dtype=np.float64)
     out = np.empty(X.shape, dtype=np.float32)
     for s in range(0, X.shape[0], chunk):
-        out[s : s + chunk] = X[s : s + chunk] - mean
+        rows = slice(s, s + chunk) if order is None else order[s : s + chunk]
+        out[s : s + chunk] = X[rows] - mean
     return out
 
 
 def _kneighbors_cpu(
     X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
-    from ._search_kernels import symmetric_topk
+    from ._search_kernels import graph_order, symmetric_topk
     from .estimators._kernels import rerank
 
     n = X.shape[0]
     # Centring costs nothing (distances are translation invariant) and removes the worst of the
-    # float32 cancellation for clouds far from the origin.
-    X32 = _centred_float32(X)
-    sq = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
-    Xc = np.ascontiguousarray(X)
+    # float32 cancellation for clouds far from the origin. The search runs on the rows in a
+    # fixed random order, which its thresholds assume (inputs often come sorted, e.g. by text).
+    order = np.random.default_rng(0).permutation(n)
+    X32 = _centred_float32(X, order)
     report = (lambda done, total: progress("neighbors", done, total)) if progress else None
-    _, cand, horizon = symmetric_topk(X32, n_search - 1, block=block_size, progress=report)
-    dist, idx = rerank(Xc, np.arange(n), cand, k)
+    _, cand_p, horizon_p = symmetric_topk(X32, n_search - 1, block=block_size, progress=report)
+    cand = np.empty_like(cand_p)
+    cand[order] = np.where(cand_p >= 0, order[cand_p], -1)
+    horizon = np.empty_like(horizon_p)
+    horizon[order] = horizon_p
+    del cand_p, horizon_p
+    sq = np.empty(n)
+    sq[order] = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
+    Xc = np.ascontiguousarray(X)
+    walk = graph_order(cand)  # re-rank in an order that keeps the gathered rows in cache
+    dist, idx = np.empty((n, k)), np.empty((n, k), dtype=np.int64)
+    dist[walk], idx[walk] = rerank(Xc, walk, cand[walk], k)
     if n_search < n:
         # A point beyond the float32 horizon could still be closer than the k-th exact neighbour
         # only if the horizon lies within the float32 error of it: search those rows again wider.
@@ -116,27 +127,29 @@ def _kneighbors_cpu(
         unsafe = horizon.astype(np.float64) - margin <= dist[:, k - 1] ** 2
         rows = np.flatnonzero(unsafe)
         if rows.size:
-            _widen(X32, Xc, sq, rows, k, 2 * n_search, dist, idx)
+            _widen(X32, order, Xc, sq, rows, k, 2 * n_search, dist, idx)
     return Neighbors(dist, idx)
 
 
-def _widen(X32, Xc, sq, rows, k, width, dist, idx) -> None:
-    """Re-searches ``rows`` with ever wider float32 horizons (faiss) until each is safe."""
-    import faiss
+def _widen(X32, order, Xc, sq, rows, k, width, dist, idx) -> None:
+    """Re-searches ``rows`` with ever wider float32 horizons until each is safe.
 
+    ``X32`` holds the centred rows in ``order`` (row p of X32 is input row order[p]).
+    """
+    from ._search_kernels import brute_candidates
     from .estimators._kernels import rerank
 
     n = X32.shape[0]
-    index = faiss.IndexFlatL2(X32.shape[1])
-    index.add(X32)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
     while rows.size:
         width = min(n, width)
-        d32, cand = index.search(X32[rows], width)
-        dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
+        horizon, cand = brute_candidates(X32, position[rows], width)
+        dist[rows], idx[rows] = rerank(Xc, rows, order[cand], k)
         if width >= n:
             break
         margin = FLOAT32_MARGIN * (sq[rows] + sq.max())
-        unsafe = d32[:, -1].astype(np.float64) - margin <= dist[rows, k - 1] ** 2
+        unsafe = horizon - margin <= dist[rows, k - 1] ** 2
         rows, width = rows[unsafe], 2 * width
 
 
