@@ -77,6 +77,17 @@ def test_cache_hit_skips_extraction_and_reproduces(models, corpus, tmp_path):
     assert a.summary["counts"]["tokens_dropped_eos"] == 0
 
 
+def test_new_extractor_version_does_not_reuse_the_cache(models, corpus, tmp_path, monkeypatch):
+    import lidscope.measure as m
+
+    kw = dict(cache_dir=tmp_path / "cache", **SMALL)
+    measure(models["bert"], corpus, **kw)
+    monkeypatch.setattr(m, "EXTRACTOR_VERSION", m.EXTRACTOR_VERSION + 1)
+    again = measure(models["bert"], corpus, **kw)
+    assert not again.summary["extraction"]["cache_hit"]
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
 def test_several_layers_from_one_pass(models, corpus, tmp_path):
     r = measure(models["bert"], corpus, layers=(-1, 0), cache_dir=tmp_path / "c", **SMALL)
     assert list(r.layers) == ["-1", "0"] and set(r.summary["layers"]) == {"-1", "0"}

@@ -28,7 +28,7 @@ from lidscope.errors import LIDInputError
 from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
-from lidscope.extract.tokens import ExtractionConfig, TokenRules, extract
+from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
 
 Progress = Callable[[str, int, int], None]
 
@@ -194,6 +194,14 @@ def _tokens_table(loaded: LoadedModel, texts: Texts, layers: dict[str, LayerResu
     })
 
 
+def _numerics_versions() -> dict[str, str]:
+    """Versions of the libraries that compute the vectors (part of the embedding cache key)."""
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
+
+
 def measure(
     model: Any = "minilm",
     data: str | os.PathLike[str] | Iterable[str] | Texts = "chitchat:validation",
@@ -302,10 +310,13 @@ def measure(
         rules=TokenRules(keep_bos=keep_bos, drop_eos=drop_eos, drop_special=drop_special),
         masked_tokens=masked_tokens, pad_token_id=pad_token_id,
     )
-    # batching parameters change speed, not vectors: keep them out of the key
+    # Batching parameters change speed, and the vectors only at float rounding level (how rows are
+    # padded and grouped): they stay out of the key, so a new batch size reuses the cache. The
+    # extractor version and the numerical libraries are in it: a change there may move values.
     extraction_key = {k: v for k, v in config.to_dict().items()
                       if k not in ("batch_size", "max_batch_tokens", "pad_tolerance", "min_batch_tokens")}
-    key_parts = {"model": loaded.fingerprint, "data": texts.fingerprint, "extraction": extraction_key}
+    key_parts = {"model": loaded.fingerprint, "data": texts.fingerprint, "extraction": extraction_key,
+                 "extractor": EXTRACTOR_VERSION, "libraries": _numerics_versions()}
     key = cache_key(key_parts)
 
     tmp_root: Path | None = None

@@ -40,6 +40,11 @@ Progress = Callable[[str, int, int], None]
 Sink = Callable[[dict[str, np.ndarray], dict[str, np.ndarray]], None]
 
 
+#: Bumped whenever a change to `extract` can change the vectors it returns (even at rounding
+#: level, e.g. a new batching scheme): part of the embedding cache key, so old entries are not reused.
+EXTRACTOR_VERSION = 2
+
+
 @dataclass(frozen=True)
 class TokenRules:
     """Which token positions become points. See the module docstring for the exact rules."""
