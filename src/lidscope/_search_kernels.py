@@ -256,12 +256,15 @@ def symmetric_topk(
     n = X32.shape[0]
     if not 1 <= c < n:
         raise ValueError(f"c must be in [1, n - 1], got {c} for n = {n}")
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
     cap = 2 * c
     sq = np.einsum("ij,ij->i", X32, X32)
     rd = np.empty((n, cap), dtype=np.float32)
     ri = np.empty((n, cap), dtype=np.int32 if n < 2**31 else np.int64)
     cnt = np.zeros(n, dtype=np.int64)
     thr = np.full(n, np.inf, dtype=np.float32)
+    block = min(block, n)
     buf = np.empty(block * block, dtype=np.float32)
     starts = list(range(0, n, block))
     pairs = [(a, a) for a in starts] + [(a, b) for a in starts for b in starts if b > a]
