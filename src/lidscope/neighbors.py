@@ -70,6 +70,8 @@ def kneighbors(
     Distances are Euclidean (not squared), computed in float64 from X's own values; ties are
     broken by the smaller row index. ``X`` must hold distinct, finite rows and n > n_neighbors.
     ``block_size``: rows per GEMM block (CPU: a block_size^2 float32 buffer, 64 MB at 4096).
+    ``progress("neighbors", done, total)`` is called as work finishes: block pairs on the CPU,
+    query rows with torch.
     """
     n = X.shape[0]
     if not 1 <= n_neighbors < n:

@@ -55,7 +55,7 @@ _STAGE_NAMES = {
     "extract_tokens": ("forward: tokens", "tok"),
     "cloud": ("sample + dedup", None),
     "dedup": ("validate", None),
-    "neighbors": ("neighbour search", "pts"),
+    "neighbors": ("neighbour search", None),  # reports GEMM blocks, not points
     "estimates": ("local estimates", None),
 }
 
