@@ -34,3 +34,20 @@ def test_ties_break_by_smaller_index():
     X = np.array([[0.0], [1.0], [-1.0], [2.0], [-2.0]])
     nb = kneighbors(X, 4)
     np.testing.assert_array_equal(nb.indices[0], [1, 2, 3, 4])
+
+
+def test_points_searched_again_are_counted_and_reported():
+    """Two tight clusters far apart: centring cannot help, every float32 horizon is within the
+    float32 error, so all points are searched again (and come out exact)."""
+    import lidscope
+
+    rng = np.random.default_rng(0)
+    X = np.repeat([[1e3] * 8, [-1e3] * 8], 150, axis=0) + 1e-4 * rng.normal(size=(300, 8))
+    nb = kneighbors(X, 10)
+    assert nb.n_searched_again == 300
+    exact = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(exact, np.inf)
+    np.testing.assert_array_equal(nb.indices, np.argsort(exact, axis=1, kind="stable")[:, :10])
+    assert kneighbors(curved_manifold(500, 4, 16, seed=0), 10).n_searched_again == 0
+    r = lidscope.local_dimensions(X, n_neighbors=10)
+    assert r.n_searched_again == 300 and r.summary()["n_searched_again"] == 300

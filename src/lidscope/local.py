@@ -31,6 +31,8 @@ class LocalDimensions:
     ``kept_index`` (n_points,) the input rows that were estimated, in the order used;
     ``duplicate_of`` (n_input,) the kept row each input row equals (-1 where not estimated and
     not a duplicate). Distances are in the units of the input; dimensions are unitless.
+    ``n_direct``: neighbourhood members whose r1/r2 needed direct distances (see LocalTwoNN);
+    ``n_searched_again``: points whose neighbour search was repeated wider to prove it exact.
     """
 
     estimates: np.ndarray
@@ -42,6 +44,7 @@ class LocalDimensions:
     params: dict[str, Any]
     timings: dict[str, float]
     n_direct: int = 0
+    n_searched_again: int = 0
     neighbor_indices: np.ndarray | None = None
     neighbor_distances: np.ndarray | None = None
     _values: np.ndarray = field(init=False, repr=False)
@@ -96,6 +99,7 @@ class LocalDimensions:
             "n_points": self.n_points,
             "n_undefined": self.n_undefined,
             "n_direct_member_distances": self.n_direct,
+            "n_searched_again": self.n_searched_again,
             "params": dict(self.params),
             "timings_s": dict(self.timings),
         }
@@ -232,6 +236,7 @@ def local_dimensions(
             "dedup": dedup,
             "self_excluded": True,
             "distance": "euclidean, float64 re-ranked",
+            "search": "exact: float32 GEMM candidates (L + 16), float64 re-rank, wider search where unproven",
             "estimator_params": params,
             "backend": resolve_backend(backend, device)[0],
             "input_dtype": str(X.dtype),
@@ -239,6 +244,7 @@ def local_dimensions(
         },
         timings=timings,
         n_direct=n_direct,
+        n_searched_again=nb.n_searched_again,
         neighbor_indices=kept[nb.indices] if return_neighbors else None,
         neighbor_distances=nb.distances if return_neighbors else None,
     )

@@ -26,10 +26,15 @@ EXTRA_CANDIDATES = 16
 
 @dataclass(frozen=True)
 class Neighbors:
-    """Sorted neighbour lists: ``distances`` (n, k) float64 Euclidean, ``indices`` (n, k) int64."""
+    """Sorted neighbour lists: ``distances`` (n, k) float64 Euclidean, ``indices`` (n, k) int64.
+
+    ``n_searched_again``: points whose first float32 search could not prove their list exact and
+    that were searched again with a wider horizon (the lists are exact either way).
+    """
 
     distances: np.ndarray
     indices: np.ndarray
+    n_searched_again: int = 0
 
     @property
     def k(self) -> int:
@@ -130,6 +135,7 @@ def _kneighbors_cpu(
         rows = np.flatnonzero(unsafe)
         if rows.size:
             _widen(X32, order, Xc, sq, rows, k, 2 * n_search, dist, idx)
+        return Neighbors(dist, idx, n_searched_again=int(rows.size))
     return Neighbors(dist, idx)
 
 
