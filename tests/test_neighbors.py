@@ -51,3 +51,19 @@ def test_points_searched_again_are_counted_and_reported():
     assert kneighbors(curved_manifold(500, 4, 16, seed=0), 10).n_searched_again == 0
     r = lidscope.local_dimensions(X, n_neighbors=10)
     assert r.n_searched_again == 300 and r.summary()["n_searched_again"] == 300
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e-4])
+def test_tight_clusters_far_apart_are_exact(spread):
+    """float32 cannot resolve neighbours here; float64 distances can (spread 1) or cannot either
+    (1e-4, every point then a candidate): the lists are exact both ways."""
+    rng = np.random.default_rng(2)
+    centres = np.repeat(rng.normal(size=(4, 16)) * 1e3, 100, axis=0)
+    X = centres + spread * rng.normal(size=(400, 16))
+    nb = kneighbors(X, 12)
+    assert nb.n_searched_again == 400
+    exact = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(exact, np.inf)
+    np.testing.assert_array_equal(nb.indices, np.argsort(exact, axis=1, kind="stable")[:, :12])
+    np.testing.assert_allclose(nb.distances, np.sort(exact, axis=1)[:, :12], rtol=1e-12)
+

@@ -311,22 +311,24 @@ def graph_order(cand: np.ndarray) -> np.ndarray:
     return out
 
 
-def brute_candidates(X32: np.ndarray, queries: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``width`` nearest rows of X32 (self included) to rows ``queries``, by float32 GEMM.
+def brute_candidates(X: np.ndarray, queries: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``width`` nearest rows of X (self included) to rows ``queries``, by GEMM in X's dtype.
 
-    For the few rows the symmetric search must redo. Returns each query's float32 horizon (its
-    width-th smallest squared distance, float64) and the candidate ids (m, width), unsorted.
+    For the few rows the symmetric search must redo. Returns each query's search horizon (its
+    width-th smallest squared distance, as float64) and the candidate ids (m, width), unsorted.
     """
-    n = X32.shape[0]
-    sq = np.einsum("ij,ij->i", X32, X32)
-    step = max(1, (1 << 25) // n)  # ~128 MB of distances per chunk
+    n = X.shape[0]
+    sq = np.einsum("ij,ij->i", X, X)
+    step = max(1, (1 << 23) // n)  # 32-64 MB of distances per chunk
     horizon = np.empty(len(queries))
     cand = np.empty((len(queries), width), dtype=np.int64)
     for s in range(0, len(queries), step):
         q = queries[s : s + step]
-        D = sq[q, None] + sq[None, :] - np.float32(2.0) * (X32[q] @ X32.T)
+        D = X[q] @ X.T  # becomes |y|^2 - 2 x.y in place: the row's |x|^2 does not change the order
+        D *= -2.0
+        D += sq
         part = np.argpartition(D, width - 1, axis=1)[:, :width] if width < n else np.tile(np.arange(n), (len(q), 1))
         cand[s : s + step] = part
-        horizon[s : s + step] = np.take_along_axis(D, part, axis=1).max(axis=1)
+        horizon[s : s + step] = np.take_along_axis(D, part, axis=1).max(axis=1) + sq[q]
     return horizon, cand
 
