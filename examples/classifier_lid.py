@@ -23,11 +23,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default="minilm", help="encoder folder or bundled name")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--per-class", type=int, dest="per_class_train")
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--lr-scheduler", help="transformers lr_scheduler_type (default linear; constant keeps lr high)")
+    ap.add_argument("--eval-every", type=int, dest="eval_every_epochs", help="epochs between evaluations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="lidscope-out/classify")
     a = ap.parse_args(argv)
-    given = {k: v for k, v in dict(epochs=a.epochs, per_class_train=a.per_class_train).items() if v is not None}
+    given = {k: v for k, v in dict(epochs=a.epochs, per_class_train=a.per_class_train, lr=a.lr,
+                                   lr_scheduler=a.lr_scheduler, eval_every_epochs=a.eval_every_epochs).items()
+             if v is not None}
     common = dict(data=a.data, model=a.model, seed=a.seed, threads=a.threads, out=a.out, **given)
     cfg = quick_config(**common) if a.quick else (overfit_config if a.mode == "overfit" else exhausted_config)(**common)
     s = run(cfg)

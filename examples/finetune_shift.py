@@ -4,6 +4,7 @@
     python examples/finetune_shift.py --model smollm2 --steps 300 --out runs/smollm2-full
     python examples/finetune_shift.py --model smollm2 --lora --lr 2e-4 --out runs/smollm2-lora
     python examples/finetune_shift.py --model minilm --steps 600 --out runs/minilm-mlm
+    python examples/finetune_shift.py --model smollm2 --n-sequences 600 --n-sequences-for wikipedia:validation=250 ...
 
 Writes OUT/train/checkpoint-<step>, OUT/lid (results store), OUT/training.png/.svg, OUT/violins.png,
 OUT/summary.json. Re-running with the same --out resumes the sweep (add --skip-training to reuse checkpoints).
@@ -28,6 +29,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--save-every", type=int)
     ap.add_argument("--n-points", type=int, help="N of each LID measurement")
     ap.add_argument("--n-sequences", type=int, help="M of each LID measurement")
+    ap.add_argument("--n-sequences-for", action="append", default=[], metavar="SPEC=M",
+                    help="M for one --eval-data spec (e.g. wikipedia:validation=250): short utterances need more "
+                         "sequences than long documents for the same N")
+    ap.add_argument("--group-by-length", action="store_true",
+                    help="training batches of similar length (less padding, faster on a CPU)")
     ap.add_argument("--lid-max-length", type=int, help="max_length of each LID measurement")
     ap.add_argument("--train-data")
     ap.add_argument("--eval-data", action="append")
@@ -44,7 +50,10 @@ def main(argv: list[str] | None = None) -> dict:
     given = {k: v for k, v in dict(model=a.model, lora=a.lora, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                                    save_every=a.save_every, train_data=a.train_data, threads=a.threads,
                                    out=a.out, callback=a.callback or None, n_eval=a.n_eval,
-                                   max_length=a.max_length).items() if v is not None}
+                                   max_length=a.max_length, group_by_length=a.group_by_length or None,
+                                   ).items() if v is not None}
+    if a.n_sequences_for:
+        given["n_sequences_by_data"] = {k: int(v) for k, _, v in (x.rpartition("=") for x in a.n_sequences_for)}
     if a.eval_data:
         given["eval_data"] = tuple(a.eval_data)
     settings = base.settings

@@ -49,3 +49,17 @@ def test_classifier_quick_tracks_lid_and_f1(tiny, tmp_path):
     assert s["lid_steps"][0] == 0 and len(s["lid_steps"]) == len(s["val_f1"]) + 1
     assert 0 <= s["best_f1"] <= 1 and s["lid_cost"]["rounds"] == len(s["lid_steps"])
     assert all((tmp_path / "cls" / f"training.{e}").is_file() for e in ("png", "svg"))
+
+
+def test_finetune_sweep_groups_give_each_spec_its_own_m():
+    from lidscope.experiments.finetune import FinetuneConfig, sweep_groups
+
+    cfg = FinetuneConfig(eval_data=("chitchat:validation", "wikipedia:validation", "bbc:validation"),
+                         n_sequences_by_data={"wikipedia:validation": 250, "bbc:validation": 250})
+    groups = sweep_groups(cfg)
+    assert [(s.n_sequences, specs) for s, specs in groups] == [
+        (2_000, ["chitchat:validation"]), (250, ["wikipedia:validation", "bbc:validation"])]
+    assert len({s.settings_id for s, _ in groups}) == 2
+    assert [specs for _, specs in sweep_groups(FinetuneConfig())] == [list(FinetuneConfig().eval_data)]
+    with pytest.raises(ValueError, match="not among the evaluation data"):
+        sweep_groups(FinetuneConfig(n_sequences_by_data={"bbc:train": 10}))

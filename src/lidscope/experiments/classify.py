@@ -42,6 +42,7 @@ class ClassifyConfig:
     lr: float = 1e-4
     weight_decay: float = 0.01
     warmup_steps: int = 0
+    lr_scheduler: str = "linear"       # transformers lr_scheduler_type (``constant`` keeps lr high to the end)
     max_length: int = 96
     eval_every_epochs: int = 2
     seed: int = 0
@@ -174,7 +175,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     args = TrainingArguments(
         output_dir=str(out / "train"), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=32,
         num_train_epochs=cfg.epochs, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_steps, lr_scheduler_type="linear", eval_strategy="steps", eval_steps=eval_steps,
+        warmup_steps=cfg.warmup_steps, lr_scheduler_type=cfg.lr_scheduler, eval_strategy="steps", eval_steps=eval_steps,
         logging_steps=eval_steps, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True, seed=cfg.seed,
         dataloader_num_workers=0,
     )

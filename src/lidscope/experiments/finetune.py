@@ -50,6 +50,10 @@ class FinetuneConfig:
     eval_data: tuple[str, ...] = DEFAULT_EVAL
     settings: MeasureSettings = field(default_factory=lambda: MeasureSettings(
         n_sequences=2_000, n_points=10_000, n_neighbors=128, max_length=128))
+    #: per data spec M (``n_sequences``) overriding ``settings.n_sequences``: short utterances need more
+    #: sequences than long documents for the same number of tokens (N); each spec is then its own setting.
+    n_sequences_by_data: dict[str, int] = field(default_factory=dict)
+    group_by_length: bool = False     # batches of similar length (less padding: faster on a CPU)
     out: str = "lidscope-out/finetune"
     callback: bool = False           # also evaluate on eval_data[0] and run LIDCallback with its defaults
     n_eval: int = 2_000              # evaluation sequences when ``callback``
@@ -81,6 +85,20 @@ def _model_folder(spec: str) -> tuple[Path, bool]:
         return folder, True
     loaded = load_model(folder)
     return folder, bool(loaded.info.get("is_decoder"))
+
+
+def _length_grouping(on: bool) -> dict[str, Any]:
+    """TrainingArguments for length-grouped batches (the option was renamed in transformers 5)."""
+    if not on:
+        return {}
+    import inspect
+
+    from transformers import TrainingArguments
+
+    params = inspect.signature(TrainingArguments.__init__).parameters
+    if "train_sampling_strategy" in params:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}
 
 
 def train(cfg: FinetuneConfig) -> dict[str, Any]:
@@ -129,7 +147,7 @@ def train(cfg: FinetuneConfig) -> dict[str, Any]:
         learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps,
         lr_scheduler_type="linear", save_strategy="steps", save_steps=cfg.save_every, save_only_model=True,
         logging_steps=max(1, cfg.save_every // 2), report_to=[], use_cpu=True, disable_tqdm=True, seed=cfg.seed,
-        dataloader_num_workers=0, **extra,
+        dataloader_num_workers=0, **extra, **_length_grouping(cfg.group_by_length),
     )
     trainer = Trainer(model=model, args=args, train_dataset=ds, eval_dataset=eval_ds, data_collator=collator,
                       processing_class=tok)
@@ -147,6 +165,18 @@ def train(cfg: FinetuneConfig) -> dict[str, Any]:
             "train_seconds": time.perf_counter() - t, "run_dir": str(run_dir), "n_train": len(texts),
             "callback_cost": lid.cost() if lid else None,
             "callback_settings": lid.monitor.settings.to_dict() if lid else None}
+
+
+def sweep_groups(cfg: FinetuneConfig) -> list[tuple[MeasureSettings, list[str]]]:
+    """The eval specs grouped by their measurement settings (one sweep per group), in order."""
+    unknown = set(cfg.n_sequences_by_data) - set(cfg.eval_data)
+    if unknown:
+        raise ValueError(f"n_sequences_by_data names {sorted(unknown)}, which are not among the evaluation data "
+                         f"{list(cfg.eval_data)}.")
+    groups: dict[int | None, list[str]] = {}
+    for spec in cfg.eval_data:
+        groups.setdefault(cfg.n_sequences_by_data.get(spec, cfg.settings.n_sequences), []).append(spec)
+    return [(cfg.settings.replace(n_sequences=m), specs) for m, specs in groups.items()]
 
 
 def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
@@ -173,10 +203,17 @@ def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
         info = train(cfg)
     base_folder = info.get("base_folder") or str(_model_folder(cfg.model)[0])
     t = time.perf_counter()
-    report = sweep([run_dir], list(cfg.eval_data), out / "lid", cfg.settings,
-                   base_model=base_folder if cfg.lora else None)
+    failed: list[Any] = []
+    skipped: list[Any] = []
+    report = None
+    for settings, specs in sweep_groups(cfg):
+        report = sweep([run_dir], specs, out / "lid", settings, base_model=base_folder if cfg.lora else None)
+        failed += list(report.failed)
+        skipped += [x for x in report.skipped if x not in skipped]
+    assert report is not None
     sweep_s = time.perf_counter() - t
     df = report.store.read()
+    df = df[df["settings_id"].isin({s.settings_id for s, _ in sweep_groups(cfg)})]
     df = df[df["layer"] == df["layer"].iloc[0]]
     table = []
     groups: dict[str, dict[str, Any]] = {}
@@ -196,7 +233,7 @@ def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
     figures.append(str(plot_compare(groups, out / "violins.png",
                                     title=f"Pointwise LID, base vs fine-tuned ({cfg.model})")))
     summary = {"config": cfg.to_dict(), **info, "table": table, "sweep_seconds": sweep_s,
-               "failed": report.failed, "skipped": report.skipped, "figures": figures,
+               "failed": failed, "skipped": skipped, "figures": figures,
                "seconds_total": time.perf_counter() - t0,
                "mean_lid": {str(d): dict(zip(map(int, g["step"]), map(float, g["mean"])))
                             for d, g in df.groupby("data", sort=False)}}
