@@ -34,12 +34,12 @@ noisier: the seed-to-seed spread of the mean was 8.6 % at M = 500 / N = 5,000 an
 M = 1,000 / N = 10,000 on chit-chat with MiniLM; pass ``noise`` from such a seed study when you
 compare series measured on different samples.
 
-Re-checked on every run of docs/reproductions.md ("Signals re-checked": 7 training runs, 13 LID
+Re-checked on every run of docs/reproductions.md ("Signals re-checked": 8 training runs, 14 LID
 series, plus the grokking runs of docs/grokking.md): the 2 % band and the 5 % drop were kept; the
 plateau ``window`` default went from 3 to 4 measurements. With 3, the plateau fired before
-validation F1 stopped improving in all three classifier runs (by 24, 12 and 72 steps) and called a
+validation F1 stopped improving in all four classifier runs (by 24, 12, 12 and 72 steps) and called a
 steady 1.8 %-per-checkpoint decline (SmolLM2 fine-tuning, 4 checkpoints) flat; with 4 it fired at
-or before the F1 step by 0, 12 and 36 steps and not on that decline. The price is one more
+or before the F1 step by 0, 0, 12 and 36 steps and not on that decline. The price is one more
 measurement before a plateau can be confirmed. ``LIDEarlyStoppingCallback``'s default patience of
 3 already meant a window of 4.
 """
