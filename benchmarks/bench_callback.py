@@ -2,7 +2,9 @@
 
     python benchmarks/bench_callback.py      # ~20 min: the full-split evaluation pass dominates
 """
-import time, warnings, sys
+import time
+import warnings
+
 warnings.filterwarnings("ignore")
 import torch
 torch.set_num_threads(2)

@@ -132,13 +132,17 @@ def _kneighbors_cpu(
     if n_search < n:
         # A point beyond the float32 horizon could still be closer than the k-th exact neighbour
         # only if the horizon lies within the float32 error of it: search those rows again wider.
-        margin = FLOAT32_MARGIN * (sq + sq.max())
-        unsafe = horizon.astype(np.float64) - margin <= dist[:, k - 1] ** 2
-        rows = np.flatnonzero(unsafe)
+        rows = np.flatnonzero(_unproven(horizon, sq, sq.max(), dist[:, k - 1], FLOAT32_MARGIN))
         if rows.size:
             _widen(X32, order, Xc, sq, rows, k, 2 * n_search, dist, idx)
         return Neighbors(dist, idx, n_searched_again=int(rows.size))
     return Neighbors(dist, idx)
+
+
+def _unproven(horizon, sq_rows, sq_max, kth, margin):
+    """Rows whose search horizon (squared) is within the GEMM error bound of their k-th exact
+    distance: a point beyond the horizon could still be closer than the k-th neighbour."""
+    return np.asarray(horizon, dtype=np.float64) - margin * (sq_rows + sq_max) <= kth**2
 
 
 def _widen(X32, order, Xc, sq, rows, k, width, dist, idx) -> None:
@@ -164,7 +168,7 @@ def _widen(X32, order, Xc, sq, rows, k, width, dist, idx) -> None:
         horizon, cand = brute_candidates(X32, position[rows], width)
         dist[rows], idx[rows] = rerank(Xc, rows, order[cand], k)
         if width < n:
-            rows = rows[horizon - FLOAT32_MARGIN * (sq[rows] + sq.max()) <= dist[rows, k - 1] ** 2]
+            rows = rows[_unproven(horizon, sq[rows], sq.max(), dist[rows, k - 1], FLOAT32_MARGIN)]
         else:
             rows = rows[:0]
     rows = np.sort(np.concatenate([rows, later]))
@@ -174,7 +178,7 @@ def _widen(X32, order, Xc, sq, rows, k, width, dist, idx) -> None:
     sq64 = np.einsum("ij,ij->i", X64, X64)
     horizon, cand = brute_candidates(X64, rows, width)
     dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
-    rows = rows[horizon - FLOAT64_MARGIN * (sq64[rows] + sq64.max()) <= dist[rows, k - 1] ** 2]
+    rows = rows[_unproven(horizon, sq64[rows], sq64.max(), dist[rows, k - 1], FLOAT64_MARGIN)]
     for chunk in np.array_split(rows, max(1, rows.size * n // (1 << 24))) if rows.size else ():
         dist[chunk], idx[chunk] = rerank(Xc, chunk, np.tile(np.arange(n), (chunk.size, 1)), k)
 
