@@ -44,7 +44,7 @@ def make_run(root: Path, n: int) -> Path:
 
 
 def run_config(config: str, run: str, store: str, args: argparse.Namespace) -> dict:
-    from lidscope.training.settings import MeasureSettings
+    from lidscope.settings import MeasureSettings
     from lidscope.training.sweep import plan_sweep, run_sweep
 
     settings = MeasureSettings(n_sequences=args.m, n_points=args.n, n_neighbors=args.l, max_length=args.max_length)

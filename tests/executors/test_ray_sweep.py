@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "training"))
 from fakeruns import SMALL, make_run, write_texts  # noqa: E402
 
 from lidscope.executors.ray import RayExecutor  # noqa: E402
-from lidscope.training.settings import MeasureSettings  # noqa: E402
+from lidscope.settings import MeasureSettings  # noqa: E402
 from lidscope.training.store import ResultsStore  # noqa: E402
 from lidscope.training.sweep import plan_sweep, run_sweep  # noqa: E402
 

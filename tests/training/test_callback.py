@@ -12,7 +12,7 @@ from fakeruns import SMALL
 from tinymodels import WORDS, make_tokenizer
 
 from lidscope.integrations import LIDCallback, LIDEarlyStoppingCallback, LIDMonitor
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 from lidscope.training.store import ResultsStore
 
 SETTINGS = MeasureSettings(**SMALL)

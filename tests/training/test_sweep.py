@@ -12,7 +12,7 @@ import pytest
 from fakeruns import SMALL, make_run
 
 from lidscope.executors import JobOutcome, get_executor, register_executor
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 from lidscope.training.store import MetricNotFoundError, ResultsStore, StoreError
 from lidscope.training.sweep import SweepError, SweepJob, discover_checkpoints, plan_sweep, run_sweep, sweep
 

@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
         from lidscope.executors import ExecutorError, get_executor
         from lidscope.extract.errors import ExtractError
-        from lidscope.training.settings import MeasureSettings
+        from lidscope.settings import MeasureSettings
         from lidscope.training.sweep import SweepError, plan_sweep, run_sweep
 
         console = Console()

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 
 
 @dataclass

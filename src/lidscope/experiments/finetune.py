@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 
 DEFAULT_EVAL = ("chitchat:validation", "wikipedia:validation", "bbc:validation")
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 from lidscope.training.signals import Drop, Plateau, drop, plateau
 from lidscope.training.store import MetricNotFoundError, ResultsStore, StoreError
 from lidscope.training.sweep import (Checkpoint, SweepError, SweepPlan, SweepReport, discover_checkpoints,

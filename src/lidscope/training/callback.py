@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lidscope.training.monitor import LIDMonitor, TextsLike
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 from lidscope.training.store import ResultsStore
 
 try:
@@ -52,7 +52,7 @@ class LIDCallback(TrainerCallback):  # type: ignore[misc,valid-type]
         every_n_steps: also measure every k optimizer steps (None: only at evaluation).
         on_evaluate: measure after each evaluation.
         at_start: measure once before the first step (step 0, the base model).
-        settings: `MeasureSettings` (default `lidscope.training.monitor.MONITOR_DEFAULTS`).
+        settings: `MeasureSettings` (default `MeasureSettings.in_training()`).
         store: results store folder; rows, per-token files and the trainer's metrics go there.
         run: run name in the store (default: the name of ``args.output_dir``).
     """

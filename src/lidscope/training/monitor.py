@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lidscope.training.settings import MeasureSettings, rows_from_measure
+from lidscope.settings import IN_TRAINING, MeasureSettings
+from lidscope.training.settings import rows_from_measure
 from lidscope.training.store import ResultsStore, lid_log_entries
 
 TextsLike = Any  # a data spec (str / path), an iterable of strings, or lidscope.extract.texts.Texts
@@ -31,7 +32,7 @@ TextsLike = Any  # a data spec (str / path), an iterable of strings, or lidscope
 #: neighbour search over N points, so it stays under an evaluation pass when M is under the
 #: evaluation set (measured costs: docs/reproductions.md). The sample is fixed across steps, so
 #: step-to-step differences do not include sampling noise. L and the estimator are the paper's.
-MONITOR_DEFAULTS = MeasureSettings(n_sequences=500, n_points=5_000, n_neighbors=128, max_length=128)
+MONITOR_DEFAULTS = IN_TRAINING  # MeasureSettings.in_training(); kept under its old name
 
 
 @dataclass
@@ -83,8 +84,8 @@ class LIDMonitor:
             (``chitchat:validation``, a file), a list of strings, or `lidscope.extract.texts.Texts`.
         tokenizer: the model's tokenizer.
         every: measure in `maybe_measure` when ``step % every == 0`` (None: only on `measure`).
-        settings: `MeasureSettings` (default `MONITOR_DEFAULTS`: M = 500, N = 5,000, L = 128,
-            max_length 128).
+        settings: `MeasureSettings` (default `MeasureSettings.in_training()`: M = 500, N = 5,000,
+            L = 128, max_length 128).
         store: results store folder (or `ResultsStore`); rows are appended there when given.
         run: run name for the store (default ``"run"``).
         keep_tokens: also store the per-token file of each measurement (needs ``store``).

@@ -1,90 +1,30 @@
-"""Measurement settings shared by sweeps, the Trainer callback and the PyTorch monitor."""
+"""Store rows from a measurement. `MeasureSettings` moved to `lidscope.settings`.
+
+``from lidscope.training.settings import MeasureSettings`` still works but is deprecated: import it
+from `lidscope.settings` (or `lidscope.training`).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from lidscope.training.store import now_utc
 
-#: Settings that change speed, never the measured values: kept out of the identity.
-_SPEED_ONLY = ("batch_size", "max_batch_tokens")
+if TYPE_CHECKING:
+    from lidscope.settings import MeasureSettings
 
 
-@dataclass(frozen=True)
-class MeasureSettings:
-    """How each checkpoint is measured (passed to `lidscope.measure.measure`).
+def __getattr__(name: str) -> Any:
+    if name == "MeasureSettings":
+        warnings.warn("lidscope.training.settings.MeasureSettings moved to lidscope.settings.MeasureSettings",
+                      DeprecationWarning, stacklevel=2)
+        from lidscope.settings import MeasureSettings
 
-    The defaults are sized for sweeps over many checkpoints on a CPU (M = 2,000 sequences,
-    N = 10,000 points); the paper uses M = 10,000 and N = 60,000 (`paper()`). L, the estimator,
-    the token sample and the sequence sample are the paper's. Every checkpoint of a sweep is
-    measured on the same M sequences (seeded by ``data_seed``) and the same token sample
-    (``seed``), so values are comparable across steps.
-    """
-
-    n_sequences: int | None = 2_000
-    n_points: int | None = 10_000
-    n_neighbors: int = 128
-    layers: tuple[int, ...] = (-1,)
-    sample_size: int | None = 150_000
-    seed: int = 42
-    data_seed: int = 42
-    max_length: int = 512
-    estimator: str = "twonn"
-    discard_fraction: float = 0.1
-    text_column: str | None = None
-    batch_size: int = 64
-    max_batch_tokens: int = 16_384
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
-        if self.n_neighbors < 2:
-            raise ValueError(f"n_neighbors must be >= 2 (got {self.n_neighbors}).")
-        if self.n_points is not None and self.n_points <= self.n_neighbors:
-            raise ValueError(f"n_points ({self.n_points}) must exceed n_neighbors ({self.n_neighbors}).")
-
-    @classmethod
-    def paper(cls, **overrides: Any) -> MeasureSettings:
-        """The paper's M = 10,000 and N = 60,000."""
-        return cls(**{"n_sequences": 10_000, "n_points": 60_000, **overrides})
-
-    def replace(self, **changes: Any) -> MeasureSettings:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["layers"] = list(self.layers)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MeasureSettings:
-        d = dict(d)
-        d["layers"] = tuple(d.get("layers", (-1,)))
-        return cls(**d)
-
-    def identity(self) -> dict[str, Any]:
-        """The settings that determine the numbers (batching left out)."""
-        return {k: v for k, v in self.to_dict().items() if k not in _SPEED_ONLY}
-
-    @property
-    def settings_id(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-    def measure_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `lidscope.measure.measure`."""
-        return {
-            "n_sequences": self.n_sequences, "n_points": self.n_points, "n_neighbors": self.n_neighbors,
-            "layers": self.layers, "sample_size": self.sample_size, "seed": self.seed,
-            "data_seed": self.data_seed, "max_length": self.max_length, "estimator": self.estimator,
-            "discard_fraction": self.discard_fraction, "text_column": self.text_column,
-            "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens, **self.extra,
-        }
-
+        return MeasureSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 def rows_from_measure(
     result: Any,

@@ -68,7 +68,7 @@ class Plateau:
     start_step: int | None = None
     level: float | None = None        # mid-range of the flat stretch
     tolerance: float | None = None    # half-width of the band used
-    window: int = 3
+    window: int = PLATEAU_WINDOW
 
     def __bool__(self) -> bool:
         return self.detected

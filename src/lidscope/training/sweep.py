@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from lidscope.results import write_json
-from lidscope.training.settings import MeasureSettings, rows_from_measure
+from lidscope.settings import MeasureSettings
+from lidscope.training.settings import rows_from_measure
 from lidscope.training.store import ResultsStore, StoreError, now_utc, read_log_history
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -363,7 +364,7 @@ def plan_sweep(
             tuples, or `Checkpoint` objects.
         data: data specs (``chitchat:validation``, files, ...), one unit each per checkpoint.
         store: results store folder.
-        settings: measurement settings (default `MeasureSettings()`).
+        settings: measurement settings (default `MeasureSettings.sweep()`).
         tokenizer: tokenizer folder to use for every checkpoint (for checkpoints saved without one).
         base_model: base model folder for LoRA adapter checkpoints whose ``adapter_config.json`` does
             not name a local one.
@@ -374,7 +375,7 @@ def plan_sweep(
     Raises:
         SweepError: see `discover_checkpoints` and `check_tokenizers`; a bad data spec.
     """
-    settings = settings or MeasureSettings()
+    settings = settings or MeasureSettings.sweep()
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     tok = os.fspath(tokenizer) if tokenizer is not None else None
     if checkpoints and all(isinstance(c, Checkpoint) for c in checkpoints):

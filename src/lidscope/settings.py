@@ -1,0 +1,250 @@
+"""The one source of every measurement default and validation rule.
+
+Constants below are the defaults; `MeasureSettings` bundles them, validates them (before any model
+is loaded) and gives a stable identity (``settings_id``) to what determines the numbers. Named
+presets say which M and N each entry point uses:
+
+============================  ==========  ==========  ===============================================
+preset                        M           N           used by
+============================  ==========  ==========  ===============================================
+`MeasureSettings.paper()`     10,000      60,000      ``measure()`` / ``compare()`` in Python, ``--paper``
+`MeasureSettings.quick()`     4,000       24,000      ``lidscope measure`` / ``lidscope compare``
+`MeasureSettings.sweep()`     2,000       10,000      ``lidscope sweep``, ``sweep()``, ``MeasureSettings()``
+`MeasureSettings.in_training` 500         5,000       ``LIDCallback``, ``LIDMonitor`` (max_length 128)
+============================  ==========  ==========  ===============================================
+
+L = 128, the TwoNN estimator with 10 % of the largest ratios discarded, the 150,000-token sample
+and the seeds are the paper's in every preset. This module imports nothing heavy: the numerical
+core, the extraction layer and the CLI all read it.
+
+Adding a field: give it a default from a constant here. A field that changes only speed gets
+``metadata=SPEED_ONLY`` (left out of the identity). A field added after results were stored gets
+``metadata=ADDED`` so it joins the identity only when set to a non-default value, and the ids of
+stored results stay valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any
+
+from lidscope.errors import LIDInputError
+
+# --------------------------------------------------------------------------- the defaults
+
+#: L: neighbours per point, the point itself excluded (paper: 128).
+N_NEIGHBORS = 128
+#: Share of the largest TwoNN ratios dropped in every fit (skdim's default; paper: 0.1).
+DISCARD_FRACTION = 0.1
+#: Local estimators `lidscope.local_dimensions` knows.
+ESTIMATORS = ("twonn", "twonn_mle", "mle", "lpca")
+#: The paper's estimator.
+ESTIMATOR = "twonn"
+#: Neighbour-search / estimator backends.
+BACKENDS = ("auto", "numba", "torch")
+BACKEND = "auto"
+#: Extra candidates searched in float32 before the float64 re-rank (protects near-ties at rank L).
+EXTRA_CANDIDATES = 16
+#: Token vectors drawn (without replacement) before deduplication.
+SAMPLE_SIZE = 150_000
+#: Seed of the token sample; seed of the sequence sample.
+SEED = 42
+DATA_SEED = 42
+#: Hidden-state indices measured (-1: last layer).
+LAYERS: tuple[int, ...] = (-1,)
+#: Truncation of each sequence, special tokens included.
+MAX_LENGTH = 512
+#: Batching: sequences and padded positions per forward pass (speed and memory only).
+BATCH_SIZE = 64
+MAX_BATCH_TOKENS = 16_384
+
+#: M (sequences) and N (points) of each preset.
+PAPER_SIZES = {"n_sequences": 10_000, "n_points": 60_000}
+QUICK_SIZES = {"n_sequences": 4_000, "n_points": 24_000}
+SWEEP_SIZES = {"n_sequences": 2_000, "n_points": 10_000}
+IN_TRAINING_SIZES = {"n_sequences": 500, "n_points": 5_000, "max_length": 128}
+
+#: Grokking experiment (method.md, Grokking): L = 64 over N = 3,000 points of one split.
+GROKKING_N_NEIGHBORS = 64
+GROKKING_N_POINTS = 3_000
+
+#: Field metadata: changes speed, never the values (left out of the identity).
+SPEED_ONLY = {"speed_only": True}
+#: Field metadata: added after results were stored; in the identity only when not at its default.
+ADDED = {"added": True}
+
+
+def check_backend(backend: str, device: str | None = None) -> None:
+    """Raise `LIDInputError` for an unknown backend, or a CUDA device that this machine lacks."""
+    if backend not in BACKENDS:
+        raise LIDInputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)} "
+                            "(auto: torch on CUDA when a GPU is visible, else numba on the CPU).")
+    if device is not None and str(device).startswith("cuda"):
+        try:
+            import torch
+        except ImportError:
+            raise LIDInputError(f"device {device!r} needs torch with CUDA; torch is not installed.") from None
+        if not torch.cuda.is_available():
+            raise LIDInputError(f"device {device!r}: no CUDA device is visible to torch on this machine "
+                                "(use --device cpu, or leave --device out).")
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How a model is measured on texts: every default and every check in one place.
+
+    The bare constructor gives the sweep preset (M = 2,000 sequences, N = 10,000 points, sized for
+    many checkpoints on a CPU); `paper`, `quick`, `sweep` and `in_training` are the named presets.
+    Every measurement with the same settings uses the same M sequences (``data_seed``) and the same
+    token sample (``seed``), so values are comparable across checkpoints.
+
+    Attributes:
+        n_sequences: M, sequences sampled (None: all).
+        n_points: N, distinct token vectors measured (None: all sampled).
+        n_neighbors: L, neighbours per point.
+        layers: hidden-state indices.
+        sample_size: token vectors drawn before deduplication (None: all).
+        seed / data_seed: seeds of the token sample and of the sequence sample.
+        max_length: truncation in tokens.
+        estimator: one of `ESTIMATORS`.
+        discard_fraction: share of the largest TwoNN ratios dropped in every fit.
+        text_column: column holding the text in tabular data (None: ``text`` or the only one).
+        batch_size / max_batch_tokens / backend: speed only, not in the identity.
+        extra: further keyword arguments of `lidscope.measure.measure` (token rules, ...).
+
+    Raises:
+        LIDInputError: on construction, for any setting that cannot be measured (`validate`).
+    """
+
+    n_sequences: int | None = SWEEP_SIZES["n_sequences"]
+    n_points: int | None = SWEEP_SIZES["n_points"]
+    n_neighbors: int = N_NEIGHBORS
+    layers: tuple[int, ...] = LAYERS
+    sample_size: int | None = SAMPLE_SIZE
+    seed: int = SEED
+    data_seed: int = DATA_SEED
+    max_length: int = MAX_LENGTH
+    estimator: str = ESTIMATOR
+    discard_fraction: float = DISCARD_FRACTION
+    text_column: str | None = None
+    batch_size: int = field(default=BATCH_SIZE, metadata=SPEED_ONLY)
+    max_batch_tokens: int = field(default=MAX_BATCH_TOKENS, metadata=SPEED_ONLY)
+    backend: str = field(default=BACKEND, metadata={**SPEED_ONLY, **ADDED})
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        layers = (self.layers,) if isinstance(self.layers, int) else self.layers
+        object.__setattr__(self, "layers", tuple(int(x) for x in layers))
+        self.validate()
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def paper(cls, **overrides: Any) -> MeasureSettings:
+        """The paper's M = 10,000 sequences and N = 60,000 points."""
+        return cls(**{**PAPER_SIZES, **overrides})
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> MeasureSettings:
+        """The command line's default: M = 4,000, N = 24,000 (a minute or two on a laptop CPU)."""
+        return cls(**{**QUICK_SIZES, **overrides})
+
+    @classmethod
+    def sweep(cls, **overrides: Any) -> MeasureSettings:
+        """Checkpoint sweeps: M = 2,000, N = 10,000 (the bare constructor's values)."""
+        return cls(**{**SWEEP_SIZES, **overrides})
+
+    @classmethod
+    def in_training(cls, **overrides: Any) -> MeasureSettings:
+        """Inside a training run (callback, monitor): M = 500, N = 5,000, max_length 128."""
+        return cls(**{**IN_TRAINING_SIZES, **overrides})
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> MeasureSettings:
+        """Raise `LIDInputError` naming the fix for any setting that cannot be measured."""
+        def whole(name: str, low: int, none_ok: bool = False) -> None:
+            v = getattr(self, name)
+            if v is None and none_ok:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise LIDInputError(f"{name} must be an integer >= {low}{' or None' if none_ok else ''}; got {v!r}.")
+
+        if self.estimator not in ESTIMATORS:
+            raise LIDInputError(f"unknown estimator {self.estimator!r}: use one of {', '.join(ESTIMATORS)}.")
+        whole("n_neighbors", 3)
+        whole("n_sequences", 1, none_ok=True)
+        whole("n_points", 1, none_ok=True)
+        whole("sample_size", 1, none_ok=True)
+        whole("max_length", 1)
+        whole("batch_size", 1)
+        whole("max_batch_tokens", 1)
+        whole("seed", 0)
+        whole("data_seed", 0)
+        if self.n_points is not None and self.n_points <= self.n_neighbors:
+            raise LIDInputError(f"N = {self.n_points} points cannot give L = {self.n_neighbors} neighbours each: "
+                                "N must exceed L (raise n_points or lower n_neighbors).")
+        if self.sample_size is not None and self.sample_size <= self.n_neighbors:
+            raise LIDInputError(f"sample_size {self.sample_size} must exceed L = {self.n_neighbors}.")
+        df = self.discard_fraction
+        if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or not 0 <= df < 1:
+            raise LIDInputError(f"discard_fraction must be in [0, 1); got {df!r}.")
+        if self.estimator == "twonn" and df == 0:
+            raise LIDInputError("the linear TwoNN fit needs discard_fraction > 0: with nothing discarded the "
+                                "largest ratio gets F = 1 and -log(1 - F) = inf. Use e.g. 0.1, or "
+                                "estimator='twonn_mle'.")
+        if not self.layers:
+            raise LIDInputError("layers needs at least one hidden-state index, e.g. (-1,).")
+        check_backend(self.backend)
+        return self
+
+    # ------------------------------------------------------------------ conversions
+    def replace(self, **changes: Any) -> MeasureSettings:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MeasureSettings:
+        d = dict(d)
+        if "layers" in d:
+            d["layers"] = tuple(d["layers"])
+        return cls(**d)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that determine the numbers (speed-only fields and unset added ones left out)."""
+        d = self.to_dict()
+        out = {}
+        for f in fields(self):
+            if f.metadata.get("speed_only"):
+                continue
+            if f.metadata.get("added") and getattr(self, f.name) == _default(f):
+                continue
+            out[f.name] = d[f.name]
+        return out
+
+    @property
+    def settings_id(self) -> str:
+        """12 hex digits of a hash of `identity` (stable across versions for unchanged settings)."""
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def measure_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `lidscope.measure.measure` (every field, then ``extra``)."""
+        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**kw, **self.extra}
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+#: The presets as instances (for signatures and help texts).
+PAPER = MeasureSettings.paper()
+QUICK = MeasureSettings.quick()
+SWEEP = MeasureSettings.sweep()
+IN_TRAINING = MeasureSettings.in_training()
