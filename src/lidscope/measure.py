@@ -25,6 +25,7 @@ import numpy as np
 
 from lidscope.cloud import Cloud, build_cloud
 from lidscope.errors import LIDInputError
+from lidscope.explain import KEEP_NEIGHBORS, explain_result, write_explanation
 from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
@@ -75,6 +76,8 @@ class MeasureResult:
     tokens: Any  # pyarrow.Table, one row per point and layer
     out_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    points: Any = None  # pyarrow.Table of token spans, 2-D map and neighbour lists (lidscope.explain)
+    texts: Any = None  # pyarrow.Table of the sampled texts, or None (keep_texts=False)
 
     @property
     def first(self) -> LayerResult:
@@ -235,6 +238,8 @@ def measure(
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     figures: bool = True,
+    keep_texts: bool = True,
+    keep_neighbors: int = KEEP_NEIGHBORS,
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Mean local intrinsic dimension of a model's contextual token embeddings on some texts.
@@ -258,6 +263,8 @@ def measure(
         cache_dir: embedding cache root (default ``$LIDSCOPE_CACHE/embeddings`` or
             ``~/.cache/lidscope/embeddings``); ``use_cache=False`` extracts into a temporary
             folder that is deleted afterwards.
+        keep_texts: keep the sampled texts in the result (``texts.parquet``); off for private data.
+        keep_neighbors: nearest neighbours kept per point (``points.parquet``, `lidscope.explain`).
         progress: ``progress(stage, done, total)`` callback (stages ``load_model``, ``load_data``,
             ``tokenize``, ``extract``, ``extract_tokens``, ``cloud``, then those of
             `local_dimensions`, prefixed ``layer <label>: `` when several layers are measured).
@@ -369,7 +376,8 @@ def measure(
         prefix = f"layer {label}: " if len(clouds) > 1 else ""
         sub = (lambda s, d, n, p=prefix: progress(p + s, d, n)) if progress else None
         lid = local_dimensions(cloud.vectors, n_neighbors=n_neighbors, estimator=estimator,
-                               discard_fraction=discard_fraction, dedup=True, backend=backend, progress=sub)
+                               discard_fraction=discard_fraction, dedup=True, backend=backend, progress=sub,
+                               return_neighbors=keep_neighbors > 0)
         for stage in ("neighbors", "estimates"):
             timings[stage] += float(lid.timings.get(stage, 0.0))
         layer_results[label] = LayerResult(label, lid, cloud)
@@ -377,6 +385,9 @@ def measure(
     t = time.perf_counter()
     table = _tokens_table(loaded, texts, layer_results)
     timings["tokens_table"] = time.perf_counter() - t
+    t = time.perf_counter()
+    points, texts_kept, map_share = explain_result(loaded, texts, layer_results, config, keep_neighbors, keep_texts)
+    timings["explain"] = time.perf_counter() - t
 
     first = next(iter(layer_results.values()))
     params = {
@@ -387,7 +398,7 @@ def measure(
         **{f"extraction.{k}": v for k, v in config.to_dict().items()},
         "sample_size": sample_size, "n_points": n_points, "seed": seed, "n_neighbors": n_neighbors,
         "estimator": estimator, "discard_fraction": discard_fraction, "backend": backend,
-        "use_cache": use_cache,
+        "use_cache": use_cache, "keep_texts": keep_texts, "keep_neighbors": keep_neighbors,
     }
     counts = {
         "sequences_available": texts.counts["available"],
@@ -437,7 +448,9 @@ def measure(
         "environment": environment(),
         "notes": notes,
     }
-    result = MeasureResult(summary=summary, layers=layer_results, tokens=table, notes=notes)
+    summary["map"] = {"method": "PCA, first two components", "variance_share": map_share}
+    result = MeasureResult(summary=summary, layers=layer_results, tokens=table, notes=notes, points=points,
+                           texts=texts_kept)
     if out is not None:
         t = time.perf_counter()
         result.out_dir = write_result(result, out, figures=figures)
@@ -458,6 +471,8 @@ def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bo
     pq.write_table(result.tokens, tmp)
     os.replace(tmp, out / "tokens.parquet")
     files = ["summary.json", "tokens.parquet"]
+    if result.points is not None:
+        files += write_explanation(out, result.points, result.texts, result.summary.get("map", {}).get("variance_share"))
     if figures:
         from lidscope.plots import plot_distribution
 

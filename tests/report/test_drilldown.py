@@ -1,0 +1,142 @@
+"""Token drill-down: intervals that cover, token classes under each sub-word convention, movers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lidscope import LIDInputError
+from lidscope.drilldown import Drilldown, compare_runs, frequency_band, group_means, position_band
+from lidscope.runs import MissingRunData, load_run
+from lidscope.token_classes import classify, classify_all, convention
+
+
+def test_clustered_interval_covers_the_true_mean_at_its_level():
+    # points inside a sequence share a random effect: a naive iid interval would be far too narrow
+    rng = np.random.default_rng(1)
+    trials, hits, naive_hits = 400, 0, 0
+    for _ in range(trials):
+        n_seq = 25
+        sizes = rng.integers(1, 12, n_seq)
+        seq = np.repeat(np.arange(n_seq), sizes)
+        y = 10 + np.repeat(rng.normal(0, 2, n_seq), sizes) + rng.normal(0, 1, seq.size)
+        t = group_means(y, np.zeros(seq.size), seq).iloc[0]
+        hits += t["lo"] <= 10 <= t["hi"]
+        se = y.std(ddof=1) / np.sqrt(y.size)
+        naive_hits += abs(y.mean() - 10) <= 1.96 * se
+    assert 0.92 <= hits / trials <= 0.98
+    assert naive_hits / trials < 0.85   # the check can tell a clustered interval from a naive one
+
+
+def test_group_means_equals_a_direct_computation():
+    y = np.array([1.0, 2.0, 4.0, 8.0, 3.0, np.nan])
+    g = np.array(["a", "a", "a", "a", "b", "a"])
+    s = np.array([0, 0, 1, 2, 0, 2])
+    t = group_means(y, g, s)
+    m = 15 / 4
+    cl = np.array([1 - m + 2 - m, 4 - m, 8 - m])
+    se = np.sqrt(3 / 2 * (cl ** 2).sum() / 16)
+    assert t.loc["a", "mean"] == pytest.approx(m) and t.loc["a", "se"] == pytest.approx(se)
+    assert t.loc["a", "count"] == 4 and t.loc["a", "sequences"] == 3
+    assert np.isnan(t.loc["b", "se"])    # one sequence: no interval
+
+
+@pytest.mark.parametrize("tok, conv, cls", [
+    ("[CLS]", "wordpiece", "special"), ("<|im_start|>", "bpe", "special"), ("</s>", "sentencepiece", "special"),
+    ("##ing", "wordpiece", "continuation"), ("play", "wordpiece", "word start"), ("the", "wordpiece", "function word"),
+    ("Ġthe", "bpe", "function word"), ("the", "bpe", "continuation"), ("Ġplay", "bpe", "word start"),
+    ("ing", "bpe", "continuation"), ("Ċ", "bpe", "whitespace"), ("ĠĠ", "bpe", "whitespace"),
+    (",", "wordpiece", "punctuation"), ("Ġ!!", "bpe", "punctuation"), ("Ġ1984", "bpe", "number"),
+    ("##99", "wordpiece", "number"), ("▁The", "sentencepiece", "function word"), ("ly", "sentencepiece", "continuation"),
+])
+def test_token_classes(tok, conv, cls):
+    assert classify(tok, conv) == cls
+
+
+def test_first_token_of_a_text_starts_a_word_and_conventions_are_detected():
+    assert classify_all(["The", "Ġcat"], [0, 1], "bpe").tolist() == ["function word", "word start"]
+    assert convention(["Ġa", "b", "Ġc"]) == "bpe" and convention(["a", "##b"]) == "wordpiece"
+    assert convention(["▁a", "b"]) == "sentencepiece"
+
+
+def test_bands():
+    assert position_band(np.array([0, 1, 2, 3, 4, 7, 8, 600, 5000])).tolist() == [
+        "0", "1", "2-3", "2-3", "4-7", "4-7", "8-15", "512-1023", "4096+"]
+    ids = np.array([5] * 12 + [6] * 3 + [7])
+    assert frequency_band(ids).tolist() == ["10-99"] * 12 + ["2-9"] * 3 + ["1"]
+
+
+def fake_run(folder: Path, lid_by_token: dict[str, float], n_seq: int = 40, per_seq: int = 30, seed: int = 0,
+             shift: dict[str, float] | None = None, texts: bool = True, words_seed: int = 100) -> Path:
+    """A run folder whose LID is known: each token type has a mean plus per-sequence and point noise."""
+    rng = np.random.default_rng(seed)
+    toks = list(lid_by_token)
+    rows = []
+    for s in range(n_seq):
+        words = [toks[i] for i in np.random.default_rng(words_seed + s).integers(0, len(toks), per_seq)]
+        eff = rng.normal(0, 0.3)
+        for p, w in enumerate(words):
+            v = lid_by_token[w] + (shift or {}).get(w, 0.0) + eff + rng.normal(0, 0.5)
+            rows.append((w, s, p, v))
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(rows)
+    ids = {t: i for i, t in enumerate(toks)}
+    pq.write_table(pa.table({
+        "point": np.arange(n), "layer": ["-1"] * n, "lid": [r[3] for r in rows],
+        "token_id": [ids[r[0]] for r in rows], "token": [r[0] for r in rows],
+        "seq_index": [r[1] for r in rows], "position": [r[2] for r in rows],
+        "sequence_id": [str(r[1]) for r in rows]}), folder / "tokens.parquet")
+    (folder / "summary.json").write_text(json.dumps({"model": {"name": "m"}, "data": {"name": "d"}}))
+    if texts:
+        pq.write_table(pa.table({"seq_index": np.arange(n_seq), "sequence_id": [str(s) for s in range(n_seq)],
+                                 "text": [f"text {s}" for s in range(n_seq)]}), folder / "texts.parquet")
+    return folder
+
+
+BASE = {"Ġthe": 8.0, "Ġcat": 12.0, "ing": 14.0, ".": 6.0, "Ġdog": 11.0, "Ġ42": 9.0}
+
+
+def test_by_type_ranks_types_and_by_class_groups_them(tmp_path):
+    d = Drilldown(load_run(fake_run(tmp_path / "a", BASE)))
+    t = d.by_type(min_count=5)
+    assert t["token"].tolist()[:2] == ["ing", "␣cat"] and t["token"].tolist()[-1] == "."
+    assert (t["lo"] < t["mean"]).all() and (t["mean"] < t["hi"]).all()
+    c = d.by_class().set_index("class")
+    assert c.loc["continuation", "mean"] == pytest.approx(14.0, abs=0.4)
+    assert c.loc["punctuation", "mean"] == pytest.approx(6.0, abs=0.4)
+    assert set(c.index) == {"continuation", "word start", "number", "function word", "punctuation"}
+    assert d.by_type(min_count=10 ** 6).empty
+
+
+def test_movers_on_a_constructed_case(tmp_path):
+    a = load_run(fake_run(tmp_path / "a", BASE, seed=1))
+    b = load_run(fake_run(tmp_path / "b", BASE, seed=2, shift={"Ġcat": -2.0, ".": +1.0}))
+    mv = compare_runs(a, b)
+    assert mv.paired and mv.n_matched == len(a.tokens)
+    moved = mv.moved()
+    assert moved["group"].tolist() == ["␣cat", "."]
+    assert moved.iloc[0]["diff"] == pytest.approx(-2.0, abs=0.3)
+    assert set(mv.steady()["group"]) == {"␣the", "ing", "␣dog", "␣42"}
+    # unpaired (different positions): intervals are wider but the big mover is still found
+    c = load_run(fake_run(tmp_path / "c", BASE, seed=3, words_seed=5000, shift={"Ġcat": -2.0}))
+    un = compare_runs(a, c)
+    assert not un.paired and un.moved()["group"].iloc[0] == "␣cat"
+
+
+def test_context_and_missing_data_messages(tmp_path):
+    run = load_run(fake_run(tmp_path / "a", BASE, texts=False))
+    d = Drilldown(run)
+    ctx = d.context(0)
+    assert ctx["token_text"] == d.points.loc[0, "shown"] and "neighbors" not in ctx
+    with pytest.raises(MissingRunData, match="older lidscope"):
+        run.require("points")
+    with pytest.raises(LIDInputError, match="point 99999"):
+        d.context(99999)
+    with pytest.raises(LIDInputError, match="not a measurement folder"):
+        load_run(tmp_path)
