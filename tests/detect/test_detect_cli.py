@@ -1,0 +1,45 @@
+"""`lidscope detect` on tiny models: a run folder and a table; bad input exits with a message, no traceback."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from lidscope.cli import _register, app
+
+_register()
+runner = CliRunner()
+
+
+def _files(tmp_path, tiny_lm):
+    paths = {}
+    for k in ("members", "nonmembers", "reference"):
+        paths[k] = tmp_path / f"{k}.txt"
+        paths[k].write_text("\n".join(tiny_lm[k]) + "\n")
+    return paths
+
+
+def test_detect_cli_writes_the_run_folder(tiny_lm, tmp_path):
+    p = _files(tmp_path, tiny_lm)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["detect", str(tiny_lm["tuned"]), "-c", f"members={p['members']}", "-c",
+                            f"clean={p['nonmembers']}", "-r", str(p["reference"]), "--base", str(tiny_lm["base"]),
+                            "-L", "16", "--max-length", "32", "--decide-by", "loss", "--no-progress", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads((out / "detect.json").read_text())
+    assert d["sets"]["members"]["verdict"].startswith("member-like")
+    assert d["sets"]["clean"]["verdict"] == "no detectable membership signal"
+    assert "members" in r.output and "member-like" in r.output
+
+
+def test_detect_cli_bad_input_is_a_message(tiny_lm, tmp_path):
+    p = _files(tmp_path, tiny_lm)
+    few = tmp_path / "few.txt"
+    few.write_text("hello there\nhow are you\n")
+    r = runner.invoke(app, ["detect", str(tiny_lm["tuned"]), "-c", str(few), "-r", str(p["reference"]),
+                            "--no-progress", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "too few texts" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["detect", str(tmp_path / "missing"), "-c", str(p["members"]), "-r", str(p["reference"]),
+                            "--no-progress"])
+    assert r.exit_code == 2 and "not a local folder" in r.output
