@@ -11,15 +11,24 @@ That costs O(1) per accepted candidate, without branches, where a heap would pay
 branches. Chunks of columns are first tested with a vectorised minimum, so in the late blocks,
 where few candidates beat the thresholds, the scan runs at SIMD speed.
 Squared distances are formed as ``sq[a] + sq[b] - 2 G[a, b]`` in float32, as a GEMM search does;
-the caller re-ranks the candidates in float64.
+`rerank` then orders the candidates by exact float64 distances, ties by a key of the rows' content
+(`row_keys`), so the lists do not depend on the order of the rows.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's OpenMP layer shares libgomp with torch and resets torch's thread count on first use;
+# the simple work-queue layer leaves the caller's torch settings alone (and is as fast for these
+# coarse parallel loops). A user's NUMBA_THREADING_LAYER still wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 # No "ninf": empty reservoirs have +inf thresholds that must compare as such.
 _FASTMATH = {"nsz", "reassoc", "contract", "arcp", "nnan"}
@@ -332,3 +341,78 @@ def brute_candidates(X: np.ndarray, queries: np.ndarray, width: int) -> tuple[np
         horizon[s : s + step] = np.take_along_axis(D, part, axis=1).max(axis=1) + sq[q]
     return horizon, cand
 
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def sqdist(X: np.ndarray, a: int, b: int) -> float:
+    """Squared Euclidean distance of rows a and b of X, summed in float64 (vectorised: the
+    rounding differs from a sequential sum at 1e-16 relative)."""
+    s = 0.0
+    for t in range(X.shape[1]):
+        diff = np.float64(X[a, t]) - np.float64(X[b, t])
+        s += diff * diff
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _hash_words(words: np.ndarray) -> np.ndarray:
+    n, w = words.shape
+    out = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for t in range(w):
+            h = (h ^ np.uint64(words[i, t])) * np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(33)  # final avalanche (splitmix64's), so nearby rows get unrelated keys
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        out[i] = np.int64(h)
+    return out
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """(n,) int64 hash of each row's bytes: the tie-break among equally distant neighbours.
+
+    It depends on a row's values only, never on its position, so the neighbour lists (and the
+    estimates) do not change when the rows are shuffled. Two distinct rows share a key with
+    probability 2^-64; the smaller row id then decides.
+    """
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
+    return _hash_words(X.view(np.uint32).reshape(X.shape[0], -1))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def rerank(X: np.ndarray, keys: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int):
+    """Exact float64 distances to candidate neighbours, sorted, self removed.
+
+    X: (n, d) cloud; keys: (n,) `row_keys(X)`; queries: (m,) row ids of the query points;
+    candidates: (m, c) row ids (-1 = none, repeats allowed). Returns distances (m, k) float64 and
+    indices (m, k) int64, ascending by (distance, key, index); rows with fewer than k valid
+    candidates are padded with inf / -1.
+    """
+    m, c = candidates.shape
+    out_d = np.full((m, k), np.inf)
+    out_i = np.full((m, k), -1, dtype=np.int64)
+    for r in prange(m):
+        q = queries[r]
+        ids = np.sort(candidates[r])
+        valid = np.empty(c, dtype=np.int64)
+        v = 0
+        prev = -2
+        for j in range(c):
+            idx = ids[j]
+            if idx >= 0 and idx != q and idx != prev:
+                valid[v] = idx
+                v += 1
+            prev = idx
+        valid = valid[:v]
+        valid = valid[np.argsort(keys[valid], kind="mergesort")]  # ids ascending within a key
+        d2 = np.empty(v)
+        for j in range(v):
+            d2[j] = sqdist(X, q, valid[j])
+        order = np.argsort(d2, kind="mergesort")
+        for j in range(min(k, v)):
+            out_d[r, j] = np.sqrt(d2[order[j]])
+            out_i[r, j] = valid[order[j]]
+    return out_d, out_i

@@ -140,8 +140,9 @@ def local_dimensions(
         every distinct row in input order.
     dedup: remove exact duplicate rows (counted in ``n_duplicates_removed``). With
         ``dedup=False`` duplicates raise an error, since they make r1 = 0.
-    backend / device: "auto" uses CUDA through torch if available, else faiss + numba on CPU;
-        "torch" runs on ``device`` (same numbers to rounding).
+    backend / device: "auto" uses CUDA through torch if available, else BLAS + numba on CPU;
+        "torch" runs on ``device`` (same numbers to rounding; both prove the lists exact, and
+        ``params["search"]`` records how).
     progress: optional callback ``progress(stage, done, total)``.
 
     The global estimate is TwoNN (linear, or MLE for "twonn_mle") over all kept points, read
@@ -236,9 +237,10 @@ def local_dimensions(
             "dedup": dedup,
             "self_excluded": True,
             "distance": "euclidean, float64 re-ranked",
-            "search": "exact: float32 GEMM candidates (L + 16), float64 re-rank, wider search where unproven",
+            "search": nb.method,
             "estimator_params": params,
             "backend": resolve_backend(backend, device)[0],
+            "device": resolve_backend(backend, device)[1],
             "input_dtype": str(X.dtype),
             "n_features": int(X.shape[1]),
         },

@@ -6,8 +6,9 @@ half the flops of a query-by-query search, memory O(n * k) plus one block of inn
 CUDA: query blocks through torch. Float32 GEMM distances lose precision for close points
 (|x|^2 + |y|^2 - 2 x.y cancels), so a few extra candidates are searched and re-ranked with
 distances computed directly in float64: float64 input then gives the exact float64 neighbours.
-A point whose float32 search horizon lies within the float32 error of its k-th exact distance is
-searched again wider, so no true neighbour can hide beyond the horizon.
+On both paths, a point whose float32 search horizon lies within the float32 error of its k-th
+exact distance is searched again wider (torch: on the CPU), so no true neighbour can hide beyond
+the horizon. `search_rows` runs the same search and proof for one block of query rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from ._search_kernels import row_keys
 
 Progress = Callable[[str, int, int], None]
 
@@ -30,11 +33,13 @@ class Neighbors:
 
     ``n_searched_again``: points whose first float32 search could not prove their list exact and
     that were searched again with a wider horizon (the lists are exact either way).
+    ``method``: how the lists were found and proven, recorded with results.
     """
 
     distances: np.ndarray
     indices: np.ndarray
     n_searched_again: int = 0
+    method: str = "neighbour lists supplied by the caller"
 
     @property
     def k(self) -> int:
@@ -73,7 +78,10 @@ def kneighbors(
     """The ``n_neighbors`` nearest other points of every row of ``X`` (n, d), exact in float64.
 
     Distances are Euclidean (not squared), computed in float64 from X's own values; ties are
-    broken by the smaller row index. ``X`` must hold distinct, finite rows and n > n_neighbors.
+    broken by a hash of the rows' content (`row_keys`), so the lists do not depend on row order.
+    ``X`` must hold distinct, finite rows and n > n_neighbors. Both backends prove every list
+    exact: a row whose float32 search horizon lies within float32 error of its k-th distance is
+    searched again wider (counted in ``n_searched_again``; with torch that runs on the CPU).
     ``block_size``: rows per GEMM block (CPU: a block_size^2 float32 buffer, 64 MB at 4096).
     ``progress("neighbors", done, total)`` is called as work finishes: block pairs on the CPU,
     query rows with torch.
@@ -107,8 +115,7 @@ def _centred_float32(X: np.ndarray, order: np.ndarray | None = None, chunk: int 
 def _kneighbors_cpu(
     X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
-    from ._search_kernels import graph_order, symmetric_topk
-    from .estimators._kernels import rerank
+    from ._search_kernels import graph_order, rerank, symmetric_topk
 
     n = X.shape[0]
     # Centring costs nothing (distances are translation invariant) and removes the worst of the
@@ -126,17 +133,22 @@ def _kneighbors_cpu(
     sq = np.empty(n)
     sq[order] = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
     Xc = np.ascontiguousarray(X)
+    keys = row_keys(Xc)
     walk = graph_order(cand)  # re-rank in an order that keeps the gathered rows in cache
     dist, idx = np.empty((n, k)), np.empty((n, k), dtype=np.int64)
-    dist[walk], idx[walk] = rerank(Xc, walk, cand[walk], k)
-    if n_search < n:
-        # A point beyond the float32 horizon could still be closer than the k-th exact neighbour
-        # only if the horizon lies within the float32 error of it: search those rows again wider.
-        rows = np.flatnonzero(_unproven(horizon, sq, sq.max(), dist[:, k - 1], FLOAT32_MARGIN))
-        if rows.size:
-            _widen(X32, order, Xc, sq, rows, k, 2 * n_search, dist, idx)
-        return Neighbors(dist, idx, n_searched_again=int(rows.size))
-    return Neighbors(dist, idx)
+    dist[walk], idx[walk] = rerank(Xc, keys, walk, cand[walk], k)
+    again = _unproven_rows(horizon, sq, dist[:, k - 1], n_search, n)
+    if again.size:
+        dist[again], idx[again] = _widen(X32, order, Xc, keys, sq, again, k, 2 * n_search, dist[again, k - 1])
+    return Neighbors(dist, idx, n_searched_again=int(again.size), method=SEARCH_CPU.format(extra=n_search - k - 1))
+
+
+#: What each path does, recorded with the results (``{extra}``: extra float32 candidates).
+SEARCH_CPU = ("exact: float32 GEMM candidates (L + {extra}), float64 re-rank, ties by row content, "
+              "rows whose float32 horizon could hide a neighbour searched again wider")
+SEARCH_TORCH = ("exact: float32 GEMM candidates (L + {extra}) with torch on {device}, float64 re-rank, "
+                "ties by row content, rows whose float32 horizon could hide a neighbour searched again "
+                "wider on the CPU")
 
 
 def _unproven(horizon, sq_rows, sq_max, kth, margin):
@@ -145,42 +157,88 @@ def _unproven(horizon, sq_rows, sq_max, kth, margin):
     return np.asarray(horizon, dtype=np.float64) - margin * (sq_rows + sq_max) <= kth**2
 
 
-def _widen(X32, order, Xc, sq, rows, k, width, dist, idx) -> None:
-    """Searches ``rows`` again until each list is proven exact, in at most three passes.
+def _unproven_rows(horizon, sq_rows, kth, n_search: int, n: int, sq_max: float | None = None) -> np.ndarray:
+    """Positions of the rows a float32 search of width ``n_search`` left unproven (none if it saw
+    every point)."""
+    if n_search >= n:
+        return np.empty(0, dtype=np.int64)
+    sq_max = sq_rows.max() if sq_max is None else sq_max
+    return np.flatnonzero(_unproven(horizon, sq_rows, sq_max, kth, FLOAT32_MARGIN))
 
-    1. float32, twice the horizon; 2. float64 GEMM distances on the centred cloud, whose error
+
+def centred_float32(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X minus its column mean as float32 (rows in input order) and its squared row norms
+    (float64): what `search_rows` searches in."""
+    X32 = _centred_float32(X)
+    return X32, np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
+
+
+def search_rows(
+    X: np.ndarray, X32: np.ndarray, sq: np.ndarray, keys: np.ndarray, rows: np.ndarray, k: int, n_search: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Exact k nearest other points of ``rows`` (m,) against the whole cloud, as `kneighbors`.
+
+    The same proof as the full search, for one block of query rows (e.g. a Ray task): float32
+    GEMM candidates (``n_search`` of them, self included), float64 re-rank, and a wider search
+    for rows whose float32 horizon lies within float32 error of their k-th exact distance.
+    X: the cloud (C-contiguous); X32, sq: `centred_float32(X)`; keys: `row_keys(X)`.
+    Returns distances (m, k) float64, indices (m, k) int64 and how many rows were searched again.
+    """
+    from ._search_kernels import brute_candidates, rerank
+
+    rows = np.asarray(rows, dtype=np.int64)
+    n = X.shape[0]
+    width = min(n, n_search)
+    horizon, cand = brute_candidates(X32, rows, width)
+    dist, idx = rerank(X, keys, rows, cand, k)
+    again = _unproven_rows(horizon, sq[rows], dist[:, k - 1], width, n, sq.max())
+    if again.size:
+        dist[again], idx[again] = _widen(X32, None, X, keys, sq, rows[again], k, 2 * width, dist[again, k - 1])
+    return dist, idx, int(again.size)
+
+
+def _widen(X32, order, Xc, keys, sq, rows, k, width, kth) -> tuple[np.ndarray, np.ndarray]:
+    """The exact lists (len(rows), k) of ``rows``, searched again until proven, in at most three passes.
+
+    1. float32, ``width`` candidates; 2. float64 GEMM distances on the centred cloud, whose error
     is 1e-9 of float32's; 3. (clouds whose neighbours are ~1e-7 of their spread apart) every
     point a candidate, distances computed directly. ``X32`` holds the centred rows in ``order``
-    (row p of X32 is input row order[p]).
+    (row p of X32 is input row order[p]; None: input order); ``sq`` their squared norms by input
+    row; ``kth`` the rows' current k-th exact distances.
     """
-    from ._search_kernels import brute_candidates
-    from .estimators._kernels import rerank
+    from ._search_kernels import brute_candidates, rerank
 
     n = X32.shape[0]
     width = min(n, width)
+    dist, idx = np.empty((rows.size, k)), np.empty((rows.size, k), dtype=np.int64)
     # where the float32 error bound alone exceeds the k-th distance, a wider float32 search
     # cannot prove anything: those rows go straight to float64
-    hopeless = FLOAT32_MARGIN * (sq[rows] + sq.max()) > dist[rows, k - 1] ** 2
-    rows, later = rows[~hopeless], rows[hopeless]
-    if rows.size:
-        position = np.empty(n, dtype=np.int64)
-        position[order] = np.arange(n)
-        horizon, cand = brute_candidates(X32, position[rows], width)
-        dist[rows], idx[rows] = rerank(Xc, rows, order[cand], k)
-        if width < n:
-            rows = rows[_unproven(horizon, sq[rows], sq.max(), dist[rows, k - 1], FLOAT32_MARGIN)]
+    hopeless = FLOAT32_MARGIN * (sq[rows] + sq.max()) > kth**2
+    todo = np.flatnonzero(hopeless)
+    first = np.flatnonzero(~hopeless)
+    if first.size:
+        if order is None:
+            horizon, cand = brute_candidates(X32, rows[first], width)
         else:
-            rows = rows[:0]
-    rows = np.sort(np.concatenate([rows, later]))
-    if not rows.size:
-        return
+            position = np.empty(n, dtype=np.int64)
+            position[order] = np.arange(n)
+            horizon, cand = brute_candidates(X32, position[rows[first]], width)
+            cand = order[cand]
+        dist[first], idx[first] = rerank(Xc, keys, rows[first], cand, k)
+        again = _unproven_rows(horizon, sq[rows[first]], dist[first, k - 1], width, n, sq.max())
+        todo = np.sort(np.concatenate([todo, first[again]]))
+    if not todo.size:
+        return dist, idx
     X64 = Xc - Xc.mean(axis=0, dtype=np.float64)
     sq64 = np.einsum("ij,ij->i", X64, X64)
-    horizon, cand = brute_candidates(X64, rows, width)
-    dist[rows], idx[rows] = rerank(Xc, rows, cand, k)
-    rows = rows[_unproven(horizon, sq64[rows], sq64.max(), dist[rows, k - 1], FLOAT64_MARGIN)]
-    for chunk in np.array_split(rows, max(1, rows.size * n // (1 << 24))) if rows.size else ():
-        dist[chunk], idx[chunk] = rerank(Xc, chunk, np.tile(np.arange(n), (chunk.size, 1)), k)
+    horizon, cand = brute_candidates(X64, rows[todo], width)
+    dist[todo], idx[todo] = rerank(Xc, keys, rows[todo], cand, k)
+    if width < n:
+        todo = todo[_unproven(horizon, sq64[rows[todo]], sq64.max(), dist[todo, k - 1], FLOAT64_MARGIN)]
+        every = np.arange(n)
+        for chunk in np.array_split(todo, max(1, todo.size * n // (1 << 24))) if todo.size else ():
+            dist[chunk], idx[chunk] = rerank(Xc, keys, rows[chunk], np.tile(every, (chunk.size, 1)), k)
+    return dist, idx
 
 
 def _kneighbors_torch(
@@ -188,28 +246,48 @@ def _kneighbors_torch(
 ) -> Neighbors:
     import torch
 
+    Xc = np.ascontiguousarray(X)
+    keys = row_keys(Xc)
     X64 = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64), device=device)
     X32 = (X64 - X64.mean(0)).float()
     sq = (X32 * X32).sum(1)
+    keys_t = torch.as_tensor(keys, device=device)
     n = X.shape[0]
     dist = np.empty((n, k))
     idx = np.empty((n, k), dtype=np.int64)
+    horizon = np.empty(n)
     block = max(1, min(block_size, 256))  # the float64 re-rank gathers (block, k, d) values
-    with torch.inference_mode():
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            rows = torch.arange(start, stop, device=device)
-            d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (X32[start:stop] @ X32.T)
-            cand = d2.topk(n_search, dim=1, largest=False).indices
-            exact = ((X64[cand] - X64[rows, None, :]) ** 2).sum(-1)
-            exact[cand == rows[:, None]] = float("inf")
-            # sort by (distance, index): sort indices first, then a stable sort on distance
-            cand, perm = cand.sort(dim=1)
-            exact = exact.gather(1, perm)
-            exact, order = exact.sort(dim=1, stable=True)
-            cand = cand.gather(1, order)
-            dist[start:stop] = exact[:, :k].sqrt().cpu().numpy()
-            idx[start:stop] = cand[:, :k].cpu().numpy()
-            if progress:
-                progress("neighbors", stop, n)
-    return Neighbors(dist, idx)
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")  # TF32 / bf16 GEMMs would break the error bound
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, block):
+                stop = min(n, start + block)
+                rows = torch.arange(start, stop, device=device)
+                d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (X32[start:stop] @ X32.T)
+                top = d2.topk(n_search, dim=1, largest=False)
+                cand = top.indices
+                exact = ((X64[cand] - X64[rows, None, :]) ** 2).sum(-1)
+                exact[cand == rows[:, None]] = float("inf")
+                # sort by (distance, key, index): stable sorts from the last key to the first
+                cand, perm = cand.sort(dim=1)
+                exact = exact.gather(1, perm)
+                _, perm = keys_t[cand].sort(dim=1, stable=True)
+                cand, exact = cand.gather(1, perm), exact.gather(1, perm)
+                exact, perm = exact.sort(dim=1, stable=True)
+                cand = cand.gather(1, perm)
+                dist[start:stop] = exact[:, :k].sqrt().cpu().numpy()
+                idx[start:stop] = cand[:, :k].cpu().numpy()
+                horizon[start:stop] = top.values.max(dim=1).values.double().cpu().numpy()
+                if progress:
+                    progress("neighbors", stop, n)
+        sq_np = sq.double().cpu().numpy()
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    # the same proof as the CPU path; rows it leaves unproven are searched again on the CPU
+    again = _unproven_rows(horizon, sq_np, dist[:, k - 1], n_search, n)
+    if again.size:
+        X32_np, sq_cpu = centred_float32(Xc)
+        dist[again], idx[again] = _widen(X32_np, None, Xc, keys, sq_cpu, again, k, 2 * n_search, dist[again, k - 1])
+    method = SEARCH_TORCH.format(extra=n_search - k - 1, device=device)
+    return Neighbors(dist, idx, n_searched_again=int(again.size), method=method)

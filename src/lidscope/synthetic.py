@@ -54,3 +54,16 @@ def torus(n: int, *, major: float = 2.0, minor: float = 1.0, seed: int = 0) -> n
     return np.column_stack(
         [(major + minor * np.cos(v)) * np.cos(u), (major + minor * np.cos(v)) * np.sin(u), minor * np.sin(v)]
     )
+
+
+def near_tie_cloud(n: int = 3000, d: int = 24, *, seed: int = 0) -> np.ndarray:
+    """(n, d) float64 cloud that float32 search gets wrong: far from the origin (1,000 per coordinate,
+    spread 0.01), 300 near-duplicates 1e-7 apart, and 2 d points in exact distance ties around one
+    point. For testing that a search proves its neighbour lists exact. n >= 350 + 2 d.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * 0.01 + 1000.0
+    X[:300] = X[0] + rng.normal(size=(300, d)) * 1e-7
+    i = np.arange(2 * d)
+    X[300 : 300 + 2 * d] = X[350] + np.eye(d)[i % d] * 0.003 * (1 - 2 * (i[:, None] // d))
+    return X

@@ -9,19 +9,9 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (CI installs it): 
 
 import lidscope  # noqa: E402
 from lidscope.executors.ray_neighbors import default_block_size, kneighbors_ray, search_block  # noqa: E402
-from lidscope.executors.ray_neighbors import centred_float32  # noqa: E402
+from lidscope.neighbors import centred_float32, row_keys  # noqa: E402
+from lidscope.synthetic import curved_manifold, near_tie_cloud  # noqa: E402
 
-
-
-def _hard_cloud(n: int = 3000, d: int = 24, seed: int = 0) -> np.ndarray:
-    """Far from the origin, a tight cluster of near-duplicates and exact distance ties: float32 alone
-    would get these neighbours wrong, so the widening and the float64 re-rank must both work."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * 0.01 + 1000.0
-    X[:300] = X[0] + rng.normal(size=(300, d)) * 1e-7
-    i = np.arange(2 * d)
-    X[300:300 + 2 * d] = X[350] + np.eye(d)[i % d] * 0.003 * (1 - 2 * (i[:, None] // d))  # (near-)ties around 350
-    return X
 
 
 def _assert_identical(got, ref) -> None:
@@ -31,21 +21,28 @@ def _assert_identical(got, ref) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_distributed_knn_equals_kneighbors(local_ray, dtype):
-    X = _hard_cloud().astype(dtype)
+    X = near_tie_cloud().astype(dtype)
     ref = lidscope.kneighbors(X, 20, backend="numba")
     seen = []
     got = kneighbors_ray(X, 20, block_size=701, progress=lambda s, done, n: seen.append(done))  # 5 uneven blocks
     _assert_identical(got, ref)
     assert seen[-1] == X.shape[0] and len(seen) == 5
+    # the same widening rule as in-process: the blocks had to prove the near-duplicates' lists
+    assert got.n_searched_again >= 300 and "searched again" in got.method
+    easy = curved_manifold(1500, 4, 16, seed=0)
+    assert kneighbors_ray(easy, 20, block_size=500).n_searched_again == 0
 
 
 def test_block_result_does_not_depend_on_blocking():
-    X = _hard_cloud(n=800, seed=1)
+    X = near_tie_cloud(n=800, seed=1)
     ref = lidscope.kneighbors(X, 10, backend="numba")
     X32, sq = centred_float32(X)
+    keys = row_keys(X)
     n_search = 10 + 1 + 16
+    whole = search_block(X, X32, sq, keys, 0, 800, 10, n_search)[2]
+    assert whole >= 300
     for start, stop in [(0, 800), (0, 1), (799, 800), (123, 456)]:
-        d, i = search_block(X, X32, sq, start, stop, 10, n_search)
+        d, i, again = search_block(X, X32, sq, keys, start, stop, 10, n_search)
         np.testing.assert_array_equal(i, ref.indices[start:stop])
         np.testing.assert_array_equal(d, ref.distances[start:stop])
 

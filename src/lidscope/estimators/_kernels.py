@@ -1,4 +1,4 @@
-"""Compiled (numba) loops of the CPU path: float64 re-ranking and per-neighbourhood TwoNN.
+"""Compiled (numba) loops of the CPU path: per-neighbourhood TwoNN and MLE.
 
 Pure numerics on arrays; nothing here knows about models. Every kernel is parallel over query
 points and allocates O(n_queries * n_candidates) memory at most.
@@ -6,59 +6,10 @@ points and allocates O(n_queries * n_candidates) memory at most.
 
 from __future__ import annotations
 
-import os
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-# numba's OpenMP layer shares libgomp with torch and resets torch's thread count on first use;
-# the simple work-queue layer leaves the caller's torch settings alone (and is as fast for these
-# coarse parallel loops). A user's NUMBA_THREADING_LAYER still wins.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
-
-_FASTMATH = {"reassoc", "contract"}  # lets the float64 sums vectorise; results differ at 1e-16
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _sqdist(X: np.ndarray, a: int, b: int) -> float:
-    s = 0.0
-    for t in range(X.shape[1]):
-        diff = np.float64(X[a, t]) - np.float64(X[b, t])
-        s += diff * diff
-    return s
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def rerank(X: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int):
-    """Exact float64 distances to candidate neighbours, sorted, self removed.
-
-    X: (n, d) cloud; queries: (m,) row ids of the query points; candidates: (m, c) row ids
-    (-1 = none). Returns distances (m, k) float64 and indices (m, k) int64, ascending by
-    (distance, index); rows with fewer than k valid candidates are padded with inf / -1.
-    """
-    m, c = candidates.shape
-    out_d = np.full((m, k), np.inf)
-    out_i = np.full((m, k), -1, dtype=np.int64)
-    for r in prange(m):
-        q = queries[r]
-        ids = np.sort(candidates[r])
-        d2 = np.full(c, np.inf)
-        prev = -2
-        for j in range(c):
-            idx = ids[j]
-            if idx >= 0 and idx != q and idx != prev:
-                d2[j] = _sqdist(X, q, idx)
-            prev = idx
-        order = np.argsort(d2, kind="mergesort")
-        for j in range(min(k, c)):
-            o = order[j]
-            if d2[o] == np.inf:
-                break
-            out_d[r, j] = np.sqrt(d2[o])
-            out_i[r, j] = ids[o]
-    return out_d, out_i
+from .._search_kernels import sqdist  # also selects numba's threading layer
 
 
 @njit(cache=True, error_model="numpy")
@@ -152,7 +103,7 @@ def local_twonn(
                         m = idx[q, t]
                         if m == p:
                             continue
-                        d = np.sqrt(_sqdist(X, p, m))
+                        d = np.sqrt(sqdist(X, p, m))
                         if d < r1:
                             r2 = r1
                             r1 = d
