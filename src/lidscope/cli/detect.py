@@ -24,24 +24,32 @@ def _fmt(iv: dict[str, Any], key: str = "estimate", digits: int = 2) -> str:
 
 
 def print_summary(console: Any, res: Any) -> None:
-    """Per candidate set: verdict, trust, LID shifts, and the text-level AUC of every method."""
+    """Verdicts, LID shifts, and the text-level AUC of every method, as three narrow tables."""
     from rich.table import Table
 
-    t = Table(title=f"lidscope detect: {res.info['model']['name']} (decided by {res.info['settings']['decide_by']}, "
-                    f"alpha {res.info['settings']['alpha']})")
-    for col in ("set", "texts", "verdict", "p", "LID shift vs base (%)", "LID - reference", *res.methods):
-        t.add_column(col, overflow="fold")
+    st = res.info["settings"]
+    v = Table(title=f"Verdicts ({res.info['model']['name']}; decided by {st['decide_by']}, one-sided test at "
+                    f"alpha {st['alpha']})")
+    for col in ("set", "texts", "verdict", "p", "trust"):
+        v.add_column(col, overflow="fold")
+    lid = Table(title="LID (last measured layer): mean, paired shift vs base, difference vs reference [95% CI]")
+    for col in ("set", "mean LID", "shift vs base %", "minus reference"):
+        lid.add_column(col)
+    auc = Table(title="Text-level ROC AUC vs the reference [95% CI] (0.5 = no signal)")
+    auc.add_column("method")
     for name, r in res.sets.items():
-        lid = r["lid"]
-        vs_base = "-"
-        if "vs_base" in lid:
-            rel = lid["vs_base"]["relative"]
-            vs_base = f"{100 * rel['estimate']:+.1f} [{100 * rel['low']:+.1f}, {100 * rel['high']:+.1f}]"
-        aucs = [f"{m['auc']['auc']:.2f} [{m['auc']['low']:.2f}, {m['auc']['high']:.2f}]" for m in r["methods"].values()]
-        verdict = r["verdict"] + ("" if r["trust"] == "ok" else " [yellow](questionable: see warnings)[/]")
-        t.add_row(name, str(r["n_texts"]), verdict, f"{r['p_value']:.3g}", vs_base, _fmt(lid["vs_reference"]), *aucs)
-    console.print(t)
-    console.print("method columns: text-level ROC AUC against the reference [95% interval]; 0.5 = no signal.")
+        short = r["verdict"].split(":")[0].split(";")[0]
+        v.add_row(name, str(r["n_texts"]), short, f"{r['p_value']:.3g}",
+                  "ok" if r["trust"] == "ok" else "[yellow]questionable[/]")
+        L = r["lid"]
+        rel = L.get("vs_base", {}).get("relative")
+        shift = f"{100 * rel['estimate']:+.1f} [{100 * rel['low']:+.1f}, {100 * rel['high']:+.1f}]" if rel else "-"
+        lid.add_row(name, _fmt(L["mean"]), shift, _fmt(L["vs_reference"]))
+        auc.add_column(name)
+    for meth in res.methods:
+        auc.add_row(meth, *[_fmt(r["methods"][meth]["auc"], "auc") for r in res.sets.values()])
+    for t in (v, lid, auc):
+        console.print(t)
     for w in res.warnings:
         console.print(f"[yellow]warning:[/] {w}")
 

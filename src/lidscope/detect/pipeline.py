@@ -129,11 +129,12 @@ def _lid_per_text(passes: list[Any], owner: np.ndarray, rows: np.ndarray, s: Det
     """Pointwise LID in each model's cloud (same rows), then the mean per text."""
     from lidscope.local import local_dimensions
 
-    per_model, info = [], []
+    per_model, info, pointwise = [], [], []
     for tp in passes:
         X = np.concatenate(tp.vectors)[rows]
         ld = local_dimensions(X, n_neighbors=s.n_neighbors, discard_fraction=s.discard_fraction)
         est = ld.estimates
+        pointwise.append(est)
         sums = np.bincount(owner, weights=np.where(np.isfinite(est), est, 0.0), minlength=n_texts)
         cnt = np.bincount(owner, weights=np.isfinite(est).astype(float), minlength=n_texts)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -141,7 +142,34 @@ def _lid_per_text(passes: list[Any], owner: np.ndarray, rows: np.ndarray, s: Det
         info.append({"points": int(X.shape[0]), "duplicates_removed": int(ld.n_duplicates_removed),
                      "undefined": int(ld.n_undefined), "mean": float(np.nanmean(est)),
                      "global": float(ld.global_estimate), "seconds": ld.timings.get("total")})
-    return per_model, {"clouds": info, "points_per_text": np.bincount(owner, minlength=n_texts)}
+    return per_model, {"clouds": info, "points_per_text": np.bincount(owner, minlength=n_texts), "pointwise": pointwise}
+
+
+def _lid_shifts(name: str, mk: np.ndarray, ref_mask: np.ndarray, set_of: np.ndarray, lid_m: np.ndarray,
+                lid_info: dict[str, Any], paired: bool, s: DetectSettings, seed: int) -> dict[str, Any]:
+    """Mean LID of the set (token mean, cluster bootstrap over texts), its paired shift from the base, and its
+    difference from the reference (per-text means, texts resampled within each set); `lidscope.stats` machinery."""
+    from lidscope.stats import cluster_bootstrap, paired_cluster_bootstrap
+    from lidscope.stats.verdict import verdict
+
+    owner = lid_info["owner"]
+    est = lid_info["pointwise"]
+    text_set = set_of[owner]
+    lvl = dict(level=s.confidence, n_boot=s.n_bootstrap, seed=seed)
+    out: dict[str, Any] = {}
+    for label, which in (("mean", name), ("mean_reference", "reference")):
+        ok = (text_set == which) & np.isfinite(est[0])
+        out[label] = cluster_bootstrap(est[0][ok], owner[ok], **lvl).to_dict()
+    out["vs_reference"] = inference.difference(lid_m[mk], lid_m[ref_mask], confidence=s.confidence,
+                                               n_boot=s.n_bootstrap, n_perm=s.n_permutations, seed=seed)
+    out["vs_reference"]["unit"] = "mean of per-text LID, set minus reference"
+    if paired:
+        for label, which in (("vs_base", name), ("reference_vs_base", "reference")):
+            ok = (text_set == which) & np.isfinite(est[0]) & np.isfinite(est[1])
+            b_iv, _, diff, rel = paired_cluster_bootstrap(est[1][ok], owner[ok], est[0][ok], owner[ok], **lvl)
+            out[label] = {**diff.to_dict(), "relative": rel.to_dict(), "base_mean": b_iv.estimate,
+                          "verdict": verdict(diff), "paired": "same texts and token positions in model and base"}
+    return out
 
 
 def detect(
@@ -155,6 +183,7 @@ def detect(
     tokenizer: Any = None,
     base_tokenizer: Any = None,
     progress: Callable[[str, int, int], None] | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> DetectResult:
     """Which candidate text sets was ``model`` trained on? See the module docstring.
 
@@ -167,6 +196,8 @@ def detect(
         base: the model before fine-tuning (same tokenizer), for the paired shift and the
             reference-model baseline.
         out: run folder for ``detect.json``, ``texts.parquet``, ``curves.parquet`` and ``roc.png``.
+        cache: a dict kept by the caller across calls: forward passes of a model (by fingerprint) over
+            the same texts and settings are reused (e.g. one base pass for several checkpoints).
 
     Raises:
         DetectError: too few texts, a base with another tokenizer, a missing model or data.
@@ -196,15 +227,24 @@ def detect(
     if b is not None:
         checks.check_tokenizers(m, b, all_texts, s.max_length)
 
-    t = time.perf_counter()
     kw = dict(layer=s.layer, max_length=s.max_length, batch_size=s.batch_size, max_batch_tokens=s.max_batch_tokens)
-    tp = run_texts(m, all_texts, progress=progress, stage="forward (model)", **kw)
-    timings["forward_model"] = time.perf_counter() - t
-    bp = None
-    if b is not None:
+    texts_key = hashlib.sha256("\x00".join(all_texts).encode("utf-8")).hexdigest()
+
+    def forward(dm: DetectModel, stage: str) -> Any:
+        key = (dm.fingerprint.get("id"), texts_key, tuple(sorted(kw.items())))
+        if cache is not None and key in cache:
+            timings[stage] = 0.0
+            return cache[key]
         t = time.perf_counter()
-        bp = run_texts(b, all_texts, progress=progress, stage="forward (base)", **kw)
-        timings["forward_base"] = time.perf_counter() - t
+        res = run_texts(dm, all_texts, progress=progress, stage=stage, **kw)
+        timings[stage] = time.perf_counter() - t
+        if cache is not None:
+            cache[key] = res
+        return res
+
+    tp = forward(m, "forward (model)")
+    bp = forward(b, "forward (base)") if b is not None else None
+    if bp is not None:
         if any(not np.array_equal(x, y) for x, y in zip(tp.ids, bp.ids)):  # pragma: no cover - tokenizers checked
             raise DetectError("model and base tokenised the texts differently; positions cannot be paired.")
 
@@ -231,6 +271,7 @@ def detect(
                           f"(more or longer texts, or a smaller n_neighbors).")
     passes = [tp] + ([bp] if bp is not None else [])
     lids, lid_info = _lid_per_text(passes, owner_all[rows], rows, s, len(all_texts))
+    lid_info["owner"] = owner_all[rows]
     timings["lid"] = time.perf_counter() - t
     lid_m = lids[0]
     lid_b = lids[1] if bp is not None else np.full(len(all_texts), np.nan)
@@ -275,24 +316,7 @@ def detect(
                 "curve": inference.detection_curve(a, r, s.set_sizes, alpha=s.alpha, n_resamples=s.n_resamples,
                                                    seed=kseed),
             }
-        lid = {"mean": inference.mean_interval(lid_m[mk], confidence=s.confidence, n_boot=s.n_bootstrap,
-                                               seed=kseed).to_dict(),
-               "mean_reference": inference.mean_interval(lid_m[ref_mask], confidence=s.confidence,
-                                                         n_boot=s.n_bootstrap, seed=kseed).to_dict(),
-               "vs_reference": inference.difference(lid_m[mk], lid_m[ref_mask], confidence=s.confidence,
-                                                    n_boot=s.n_bootstrap, n_perm=s.n_permutations, seed=kseed)}
-        if bp is not None:
-            lid["base_mean"] = inference.mean_interval(lid_b[mk], confidence=s.confidence, n_boot=s.n_bootstrap,
-                                                       seed=kseed).to_dict()
-            shift = inference.mean_interval(lid_m[mk] - lid_b[mk], confidence=s.confidence, n_boot=s.n_bootstrap,
-                                            seed=kseed).to_dict()
-            base_mean = lid["base_mean"]["estimate"]
-            shift["relative"] = {q: shift[q] / base_mean for q in ("estimate", "low", "high")}
-            shift["paired"] = "same texts and token positions under model and base"
-            lid["vs_base"] = shift
-            ref_shift = inference.mean_interval(lid_m[ref_mask] - lid_b[ref_mask], confidence=s.confidence,
-                                                n_boot=s.n_bootstrap, seed=kseed).to_dict()
-            lid["reference_vs_base"] = ref_shift
+        lid = _lid_shifts(k, mk, ref_mask, set_of, lid_m, lid_info, bp is not None, s, kseed)
         if base_nll is not None:
             base_auc = inference.auc(-base_nll[mk], -base_nll[ref_mask], confidence=s.confidence,
                                      n_boot=s.n_bootstrap, seed=kseed)
