@@ -30,6 +30,8 @@ from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, clean
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
+from lidscope.replicates import measure_replicates, plan_replicates
+from lidscope.settings import N_REPLICATES, replicate_seeds
 
 Progress = Callable[[str, int, int], None]
 
@@ -89,7 +91,15 @@ class MeasureResult:
 
     @property
     def mean(self) -> float:
-        return float(self.first.lid.mean)
+        """Mean over replicates (replicate 0's mean when R = 1)."""
+        return float(self.summary["layers"][self.first.layer]["mean"])
+
+    @property
+    def interval(self) -> Any:
+        """`lidscope.stats.Interval` of the mean (replicates when R > 1, else the bootstrap)."""
+        from lidscope.stats import Interval
+
+        return Interval.from_dict(self.summary["layers"][self.first.layer]["interval"])
 
     @property
     def median(self) -> float:
@@ -240,6 +250,7 @@ def measure(
     figures: bool = True,
     keep_texts: bool = True,
     keep_neighbors: int = KEEP_NEIGHBORS,
+    n_replicates: int = N_REPLICATES,
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Mean local intrinsic dimension of a model's contextual token embeddings on some texts.
@@ -265,6 +276,10 @@ def measure(
             folder that is deleted afterwards.
         keep_texts: keep the sampled texts in the result (``texts.parquet``); off for private data.
         keep_neighbors: nearest neighbours kept per point (``points.parquet``, `lidscope.explain`).
+        n_replicates: R independent replicates, each with its own sequence and token sample at
+            the same M and N (`lidscope.replicates`); the mean is then the mean over replicates
+            with a t-interval. The pointwise results (tokens, figures) are replicate 0's. With
+            R = 1 the interval is the cluster bootstrap over sequences (``summary["interval"]``).
         progress: ``progress(stage, done, total)`` callback (stages ``load_model``, ``load_data``,
             ``tokenize``, ``extract``, ``extract_tokens``, ``cloud``, then those of
             `local_dimensions`, prefixed ``layer <label>: `` when several layers are measured).
@@ -287,6 +302,8 @@ def measure(
     resolve_backend(backend)
     if n_points is not None and int(n_points) < 1:
         raise LIDInputError(f"n_points (N) must be >= 1 or None; got {n_points!r}.")
+    if isinstance(n_replicates, bool) or int(n_replicates) < 1:
+        raise LIDInputError(f"n_replicates (R) must be an integer >= 1; got {n_replicates!r}.")
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -307,7 +324,9 @@ def measure(
 
     t = time.perf_counter()
     tick("load_data", 0, 1)
-    texts = load_texts(data, split=split, text_column=text_column, n_sequences=n_sequences, seed=data_seed)
+    plan = plan_replicates(data, replicate_seeds(data_seed, seed, n_replicates), split=split,
+                           text_column=text_column, n_sequences=n_sequences)
+    texts = plan.texts[0]
     tick("load_data")
     timings["load_data"] = time.perf_counter() - t
 
@@ -322,7 +341,7 @@ def measure(
     # extractor version and the numerical libraries are in it: a change there may move values.
     extraction_key = {k: v for k, v in config.to_dict().items()
                       if k not in ("batch_size", "max_batch_tokens", "pad_tolerance", "min_batch_tokens")}
-    key_parts = {"model": loaded.fingerprint, "data": texts.fingerprint, "extraction": extraction_key,
+    key_parts = {"model": loaded.fingerprint, "data": plan.union.fingerprint, "extraction": extraction_key,
                  "extractor": EXTRACTOR_VERSION, "libraries": _numerics_versions()}
     key = cache_key(key_parts)
 
@@ -337,7 +356,7 @@ def measure(
         if cache is None:
             cleanup_stale(cache_root)
             with CacheWriter(cache_root, key, config.layer_labels(), key_parts) as writer:
-                stats = extract(loaded.model, loaded.tokenizer, texts.texts, config, writer, progress)
+                stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress)
                 cache = writer.commit({"extraction_stats": stats.to_dict()})
         timings["extract"] = time.perf_counter() - t
         extraction_stats = cache.info.get("extraction_stats", {})
@@ -347,12 +366,17 @@ def measure(
         meta = cache.metadata()
         layer_results: dict[str, LayerResult] = {}
         clouds: dict[str, Cloud] = {}
-        for i, label in enumerate(cache.layers):
-            clouds[label] = build_cloud(
-                lambda rows, lab=label: cache.gather(lab, rows),  # type: ignore[union-attr,misc]
-                cache.n_rows, meta=meta, sample_size=sample_size, n_points=n_points, seed=seed,
-            )
-            tick("cloud", i + 1, len(cache.layers))
+        replicate_clouds: list[dict[str, Cloud]] = []
+        for r, (_, seed_r) in enumerate(plan.seeds):
+            rc: dict[str, Cloud] = {}
+            for label in cache.layers:
+                gather_r, n_r, meta_r = plan.source(
+                    lambda rows, lab=label: cache.gather(lab, rows), meta, r)  # type: ignore[union-attr,misc]
+                rc[label] = build_cloud(gather_r, n_r, meta=meta_r, sample_size=sample_size, n_points=n_points,
+                                        seed=seed_r)
+            replicate_clouds.append(rc)
+            tick("cloud", r + 1, plan.n_replicates)
+        clouds = replicate_clouds[0]
         timings["cloud"] = time.perf_counter() - t
     finally:
         if tmp_root is not None:
@@ -383,6 +407,11 @@ def measure(
         layer_results[label] = LayerResult(label, lid, cloud)
 
     t = time.perf_counter()
+    uncertainty, replicate_rows = measure_replicates(
+        plan, replicate_clouds, layer_results, n_neighbors=n_neighbors, estimator=estimator,
+        discard_fraction=discard_fraction, backend=backend, progress=progress)
+    timings["replicates"] = time.perf_counter() - t
+    t = time.perf_counter()
     table = _tokens_table(loaded, texts, layer_results)
     timings["tokens_table"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -399,12 +428,14 @@ def measure(
         "sample_size": sample_size, "n_points": n_points, "seed": seed, "n_neighbors": n_neighbors,
         "estimator": estimator, "discard_fraction": discard_fraction, "backend": backend,
         "use_cache": use_cache, "keep_texts": keep_texts, "keep_neighbors": keep_neighbors,
+        "n_replicates": plan.n_replicates,
     }
     counts = {
         "sequences_available": texts.counts["available"],
         "sequences_sampled": texts.counts["sampled"],
         "sequences_empty_dropped": texts.counts["empty_dropped"],
         "sequences": texts.counts["selected"],
+        "sequences_extracted": len(plan.union),
         "sequences_at_max_length": extraction_stats.get("n_sequences_at_max_length"),
         "sequences_reused": extraction_stats.get("n_sequences_reused"),
         "tokens": extraction_stats.get("n_tokens"),
@@ -423,12 +454,15 @@ def measure(
         s = lr.stats()
         s["cloud_counts"] = lr.cloud.counts
         s["timings_s"] = dict(lr.lid.timings)
+        s.update(uncertainty[label])
         layer_summaries[label] = s
     fs = first.stats()
     summary: dict[str, Any] = {
         "lidscope_result": "measure",
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "mean": fs["mean"],
+        "mean": uncertainty[first.layer]["mean"],
+        "interval": uncertainty[first.layer]["interval"],
+        "replicates": replicate_rows,
         "median": fs["median"],
         "std": fs["std"],
         "quantiles": fs["quantiles"],

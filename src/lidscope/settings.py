@@ -61,6 +61,11 @@ MAX_LENGTH = 512
 BATCH_SIZE = 64
 MAX_BATCH_TOKENS = 16_384
 
+#: R: independent replicates of a measurement (own sequence and token sample each, same M and N).
+#: 1 keeps one measurement; its interval is then the cluster bootstrap over sequences
+#: (docs/statistics.md says when that is calibrated and how the defaults were chosen).
+N_REPLICATES = 1
+
 #: M (sequences) and N (points) of each preset.
 PAPER_SIZES = {"n_sequences": 10_000, "n_points": 60_000}
 QUICK_SIZES = {"n_sequences": 4_000, "n_points": 24_000}
@@ -107,12 +112,14 @@ class MeasureSettings:
         n_neighbors: L, neighbours per point.
         layers: hidden-state indices.
         sample_size: token vectors drawn before deduplication (None: all).
-        seed / data_seed: seeds of the token sample and of the sequence sample.
+        seed / data_seed: seeds of the token sample and of the sequence sample (of replicate 0;
+            the other replicates' seeds derive from them, `replicate_seeds`).
         max_length: truncation in tokens.
         estimator: one of `ESTIMATORS`.
         discard_fraction: share of the largest TwoNN ratios dropped in every fit.
         text_column: column holding the text in tabular data (None: ``text`` or the only one).
         batch_size / max_batch_tokens / backend: speed only, not in the identity.
+        n_replicates: R independent replicates (own sequence and token samples, same M and N).
         extra: further keyword arguments of `lidscope.measure.measure` (token rules, ...).
 
     Raises:
@@ -133,6 +140,7 @@ class MeasureSettings:
     batch_size: int = field(default=BATCH_SIZE, metadata=SPEED_ONLY)
     max_batch_tokens: int = field(default=MAX_BATCH_TOKENS, metadata=SPEED_ONLY)
     backend: str = field(default=BACKEND, metadata={**SPEED_ONLY, **ADDED})
+    n_replicates: int = field(default=N_REPLICATES, metadata=ADDED)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -182,6 +190,7 @@ class MeasureSettings:
         whole("max_batch_tokens", 1)
         whole("seed", 0)
         whole("data_seed", 0)
+        whole("n_replicates", 1)
         if self.n_points is not None and self.n_points <= self.n_neighbors:
             raise LIDInputError(f"N = {self.n_points} points cannot give L = {self.n_neighbors} neighbours each: "
                                 "N must exceed L (raise n_points or lower n_neighbors).")
@@ -233,10 +242,28 @@ class MeasureSettings:
         text = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    def replicate_seeds(self) -> list[tuple[int, int]]:
+        """``(data_seed, seed)`` of each of the R replicates (`replicate_seeds`)."""
+        return replicate_seeds(self.data_seed, self.seed, self.n_replicates)
+
     def measure_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `lidscope.measure.measure` (every field, then ``extra``)."""
         kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return {**kw, **self.extra}
+
+
+def replicate_seeds(data_seed: int, seed: int, n_replicates: int) -> list[tuple[int, int]]:
+    """``(data_seed, seed)`` per replicate: replicate 0 uses the given seeds (so R = 1 is today's
+    measurement), replicate r > 0 two 31-bit seeds from the SHA-256 of ``data_seed/seed/r``.
+
+    Every model measured with the same settings gets the same seeds, hence (same tokenizer) the
+    same sequences and token positions in replicate r: comparisons are paired.
+    """
+    out = [(int(data_seed), int(seed))]
+    for r in range(1, int(n_replicates)):
+        h = hashlib.sha256(f"lidscope-replicate/{int(data_seed)}/{int(seed)}/{r}".encode()).digest()
+        out.append((int.from_bytes(h[:4], "big") >> 1, int.from_bytes(h[4:8], "big") >> 1))
+    return out
 
 
 def _default(f: Any) -> Any:
