@@ -496,7 +496,8 @@ def measure(
 
 
 def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bool = True) -> Path:
-    """Write ``tokens.parquet``, ``lid.png`` and ``summary.json`` into ``out`` (created)."""
+    """Write ``tokens.parquet``, ``points.parquet``, ``texts.parquet``, ``summary.json`` and, with
+    ``figures``, ``lid.png`` and ``report.html`` (`lidscope.report`) into ``out`` (created)."""
     import pyarrow.parquet as pq
 
     out = Path(out)
@@ -517,6 +518,12 @@ def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bo
                  + f" (N={result.first.lid.n_points}, L={s['params']['n_neighbors']})")
         plot_distribution(values if len(values) > 1 else next(iter(values.values())), out / "lid.png", title)
         files.append("lid.png")
+        from lidscope.report import write_report
+        from lidscope.runs import run_from_result
+
+        result.out_dir = out
+        write_report([run_from_result(result)], out / "report.html")
+        files.append("report.html")
     result.summary["files"] = files
     _write_json(out / "summary.json", result.summary)
     return out
@@ -597,6 +604,11 @@ def compare(
             figures.append(plot_compare({d: g}, out_dir / f"violin-{_slug(d)}.png",
                                         title=f"Pointwise local dimension on {d}"))
         figures.append(plot_compare(groups, out_dir / "compare.png"))
+        from lidscope.report import write_report
+        from lidscope.runs import run_from_result
+
+        figures.append(write_report([run_from_result(r) for ms in results.values() for r in ms.values()],
+                                    out_dir / "report.html"))
         _write_json(out_dir / "compare.json", {"rows": cr.table(), "figures": [str(f) for f in figures],
                                                "params": {k: v for k, v in measure_kwargs.items()}})
     return cr

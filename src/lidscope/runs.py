@@ -110,3 +110,13 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         meta = json.loads(raw) if raw else {}
         points = tab.to_pandas()
     return Run(p, summary, tokens, texts, points, meta)
+
+
+def run_from_result(result: Any) -> Run:
+    """A `Run` from a `lidscope.measure.MeasureResult` in memory (no files read)."""
+    tokens = result.tokens.to_pandas()
+    tokens["layer"] = tokens["layer"].astype(str)
+    texts = result.texts.to_pandas() if getattr(result, "texts", None) is not None else None
+    points = result.points.to_pandas() if getattr(result, "points", None) is not None else None
+    return Run(Path(result.out_dir or "."), result.summary, tokens, texts, points,
+               {"map_variance_share": result.summary.get("map", {}).get("variance_share", {})})

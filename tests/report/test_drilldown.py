@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from lidscope import LIDInputError
 from lidscope.drilldown import Drilldown, compare_runs, frequency_band, group_means, position_band
 from lidscope.runs import MissingRunData, load_run
 from lidscope.token_classes import classify, classify_all, convention
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakeruns import BASE, fake_run  # noqa: E402
 
 
 def test_clustered_interval_covers_the_true_mean_at_its_level():
@@ -72,34 +72,6 @@ def test_bands():
     assert frequency_band(ids).tolist() == ["10-99"] * 12 + ["2-9"] * 3 + ["1"]
 
 
-def fake_run(folder: Path, lid_by_token: dict[str, float], n_seq: int = 40, per_seq: int = 30, seed: int = 0,
-             shift: dict[str, float] | None = None, texts: bool = True, words_seed: int = 100) -> Path:
-    """A run folder whose LID is known: each token type has a mean plus per-sequence and point noise."""
-    rng = np.random.default_rng(seed)
-    toks = list(lid_by_token)
-    rows = []
-    for s in range(n_seq):
-        words = [toks[i] for i in np.random.default_rng(words_seed + s).integers(0, len(toks), per_seq)]
-        eff = rng.normal(0, 0.3)
-        for p, w in enumerate(words):
-            v = lid_by_token[w] + (shift or {}).get(w, 0.0) + eff + rng.normal(0, 0.5)
-            rows.append((w, s, p, v))
-    folder.mkdir(parents=True, exist_ok=True)
-    n = len(rows)
-    ids = {t: i for i, t in enumerate(toks)}
-    pq.write_table(pa.table({
-        "point": np.arange(n), "layer": ["-1"] * n, "lid": [r[3] for r in rows],
-        "token_id": [ids[r[0]] for r in rows], "token": [r[0] for r in rows],
-        "seq_index": [r[1] for r in rows], "position": [r[2] for r in rows],
-        "sequence_id": [str(r[1]) for r in rows]}), folder / "tokens.parquet")
-    (folder / "summary.json").write_text(json.dumps({"model": {"name": "m"}, "data": {"name": "d"}}))
-    if texts:
-        pq.write_table(pa.table({"seq_index": np.arange(n_seq), "sequence_id": [str(s) for s in range(n_seq)],
-                                 "text": [f"text {s}" for s in range(n_seq)]}), folder / "texts.parquet")
-    return folder
-
-
-BASE = {"Ġthe": 8.0, "Ġcat": 12.0, "ing": 14.0, ".": 6.0, "Ġdog": 11.0, "Ġ42": 9.0}
 
 
 def test_by_type_ranks_types_and_by_class_groups_them(tmp_path):

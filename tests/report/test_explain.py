@@ -37,7 +37,8 @@ def measured(tmp_path_factory):
 def test_run_folder_keeps_texts_spans_and_exact_neighbours(measured):
     r, root = measured
     run = load_run(root / "out")
-    assert {"texts.parquet", "points.parquet"} <= set(r.summary["files"])
+    assert {"texts.parquet", "points.parquet", "report.html"} <= set(r.summary["files"])
+    assert "run0-map--1" in (root / "out" / "report.html").read_text()
     assert len(run.texts) == r.summary["counts"]["sequences"]
     for label, lr in r.layers.items():
         t = run.layer_tokens(label)

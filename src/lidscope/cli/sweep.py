@@ -146,6 +146,9 @@ def register(app: typer.Typer) -> None:
 
             paths = plot_training(report.store)
             console.print(f"figure: {', '.join(map(str, paths))}")
+            from lidscope.report import write_report
+
+            console.print(f"report: {write_report([out], Path(out) / 'report.html')}")
         console.print(f"results store: {out} ({len(report.finished)} new, {report.already_done} reused, "
                       f"{len(report.failed)} failed, {len(report.skipped)} skipped)")
         if report.failed:
