@@ -63,8 +63,9 @@ def group_means(values: np.ndarray, groups: np.ndarray, clusters: np.ndarray, le
     out = pd.DataFrame({"count": by["y"].size(), "mean": by["y"].mean()})
     df["r"] = df["y"] - df["g"].map(out["mean"])
     cs = df.groupby(["g", "s"], sort=False)["r"].sum()
-    ss = (cs ** 2).groupby(level=0).sum()
-    G = cs.groupby(level=0).size()
+    # reindex: groupby(level=0) sorts its keys, ``out`` keeps first-appearance order
+    ss = (cs ** 2).groupby(level=0).sum().reindex(out.index)
+    G = cs.groupby(level=0).size().reindex(out.index)
     out["sequences"] = G
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(G > 1, G / (G - 1) * ss / out["count"] ** 2, np.nan)

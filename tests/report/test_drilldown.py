@@ -36,14 +36,15 @@ def test_clustered_interval_covers_the_true_mean_at_its_level():
 
 def test_group_means_equals_a_direct_computation():
     y = np.array([1.0, 2.0, 4.0, 8.0, 3.0, np.nan])
-    g = np.array(["a", "a", "a", "a", "b", "a"])
+    g = np.array(["z", "z", "z", "z", "b", "z"])   # first-appearance order is not sorted order
     s = np.array([0, 0, 1, 2, 0, 2])
     t = group_means(y, g, s)
     m = 15 / 4
     cl = np.array([1 - m + 2 - m, 4 - m, 8 - m])
     se = np.sqrt(3 / 2 * (cl ** 2).sum() / 16)
-    assert t.loc["a", "mean"] == pytest.approx(m) and t.loc["a", "se"] == pytest.approx(se)
-    assert t.loc["a", "count"] == 4 and t.loc["a", "sequences"] == 3
+    assert t.loc["z", "mean"] == pytest.approx(m) and t.loc["z", "se"] == pytest.approx(se)
+    assert t.loc["z", "count"] == 4 and t.loc["z", "sequences"] == 3
+    assert t.loc["z", "hi"] - m == pytest.approx(4.302652729749464 * se)   # t quantile, 2 degrees of freedom
     assert np.isnan(t.loc["b", "se"])    # one sequence: no interval
 
 
