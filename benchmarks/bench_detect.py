@@ -190,6 +190,14 @@ def evaluate(run: TrainRun, label: str, ckpt: str, base: str, data: dict[str, di
             "decision_accuracy": acc,
             "verdict_members": res.sets["members"]["verdict"] if meth == "lid" else None,
         })
+    # LID without a base model (what a user without the base has): minus the model's own per-text LID
+    from lidscope.detect import inference
+
+    sets = np.asarray(res.texts["set"])
+    raw = -np.asarray(res.texts["lid"], dtype=float)
+    for which in ("members", "nonmembers"):
+        a = inference.auc(raw[sets == which], raw[sets == "reference"], seed=1)
+        rows[0][f"lid_nobase_auc_{which}"] = [a["auc"], a["low"], a["high"], a["tpr_at_0.05_fpr"]]
     lid_rows = {k: v["lid"] for k, v in res.sets.items()}
     rows[0]["lid_shift_vs_base"] = {k: v.get("vs_base", {}).get("relative") for k, v in lid_rows.items()}
     rows[0]["lid_minus_reference"] = {k: v["vs_reference"] for k, v in lid_rows.items()}

@@ -1,0 +1,25 @@
+"""benchmarks/bench_detect.py --quick runs end to end on a tiny causal LM (mechanics, not the findings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def test_bench_detect_quick_lora_trains_merges_and_scores(tiny_lm, tmp_path):
+    pytest.importorskip("peft")
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_detect.py"
+    spec = importlib.util.spec_from_file_location("bench_detect", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_detect"] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    s = bench.main(["--quick", "--model", str(tiny_lm["base"]), "--only", "chitchat-lora", "--checkpoints", "epoch1",
+                    "--out", str(tmp_path / "b")])
+    ck = s["trained"]["chitchat-lora"]["checkpoints"]
+    assert set(ck) == {"epoch1", "epoch2"} and ck["epoch1"].endswith("-merged")
+    assert [r["method"] for r in s["table"]] == ["lid", "loss", "zlib", "mink", "minkpp", "ref"]
+    assert set(s["table"][0]["ood_auc"]) == {"ood-wikipedia", "ood-bbc"}
+    assert (tmp_path / "b" / "chitchat-lora" / "epoch1" / "detect.json").is_file()
