@@ -10,10 +10,10 @@ import torch
 torch.set_num_threads(2)
 from transformers import AutoModelForMaskedLM, AutoTokenizer, Trainer, TrainingArguments, DataCollatorForLanguageModeling
 from datasets import Dataset
-from lidscope.experiments.finetune import _model_folder
+from lidscope.extract.models import hf_folder
 from lidscope.extract.texts import load_texts
 from lidscope.training.monitor import LIDMonitor
-folder, _ = _model_folder("minilm")
+folder, _ = hf_folder("minilm")
 tok = AutoTokenizer.from_pretrained(str(folder))
 model = AutoModelForMaskedLM.from_pretrained(str(folder))
 mon = LIDMonitor({"chitchat-validation": "chitchat:validation"}, tokenizer=tok)

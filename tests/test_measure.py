@@ -38,13 +38,18 @@ def corpus(tmp_path_factory) -> Path:
 SMALL = dict(n_points=600, n_neighbors=16, sample_size=3000)
 
 
-def test_measure_writes_a_complete_result(models, corpus, tmp_path):
+def test_measure_writes_a_complete_result(models, corpus, tmp_path, saved_figures):
     stages = set()
     r = measure(models["bert"], corpus, out=tmp_path / "out", cache_dir=tmp_path / "cache",
                 progress=lambda s, d, n: stages.add(s), **SMALL)
     assert {"load_model", "load_data", "tokenize", "extract", "extract_tokens", "cloud"} <= stages
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert (tmp_path / "out" / "lid.png").stat().st_size > 1000
+    # lid.png shows every measured point in its histogram, with the mean marked
+    (fig,) = saved_figures
+    hist = fig.axes[0]
+    assert sum(p.get_height() for p in hist.patches) == 600
+    assert hist.lines[0].get_xdata()[0] == pytest.approx(r.mean)
+    assert {"summary.json", "tokens.parquet", "lid.png"} <= set(s["files"]) and s["params"]["settings_id"]
     assert s["mean"] == pytest.approx(r.mean) and np.isfinite(s["global_estimate"])
     for key in ("median", "std", "quantiles", "counts", "params", "timings_s", "environment", "model", "data"):
         assert key in s
@@ -102,15 +107,66 @@ def test_too_few_points_is_an_error_and_fewer_than_n_is_a_note(models, tmp_path)
     assert r.first.lid.n_points < 1000 and any("instead of N = 1000" in n for n in r.notes)
 
 
-def test_compare_draws_violins(models, corpus, tmp_path):
+def test_compare_draws_violins(models, corpus, tmp_path, saved_figures):
+    from matplotlib.collections import PathCollection
+
     other = tmp_path / "other.txt"
     other.write_text("\n".join(" ".join(line.split()[::-1]) for line in corpus.read_text().splitlines()), encoding="utf-8")
     cr = compare([models["bert"], models["llama"]], [str(corpus), str(other)], out=tmp_path / "cmp",
                  cache_dir=tmp_path / "cache", **SMALL)
     rows = cr.table()
     assert len(rows) == 4 and {r["model"] for r in rows} == {"bert", "llama"}
-    assert (tmp_path / "cmp" / "compare.png").is_file() and len(cr.figures) == 3
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][0]["mean"] > 0
+    assert [f.name for f in cr.figures] == ["violin-texts.png", "violin-other.png", "compare.png"]
+    # the last figure (compare.png): one panel per dataset, one violin per model at its measured mean
+    panels = saved_figures[-1].axes
+    assert [ax.get_title() for ax in panels] == ["texts", "other"]
+    for ax, data in zip(panels, ("texts", "other")):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["bert", "llama"]
+        dots = np.concatenate([c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)])
+        np.testing.assert_allclose(sorted(dots[:, 1]), sorted(cr.results[data][m].mean for m in ("bert", "llama")))
+
+
+def test_compare_keeps_data_files_of_the_same_name_apart(models, tmp_path):
+    a, b = tmp_path / "a" / "valid.txt", tmp_path / "b" / "valid.txt"
+    for f, words in ((a, "red green blue"), (b, "one two three four five six")):
+        f.parent.mkdir()
+        f.write_text("\n".join(f"{words} {i} {words}" for i in range(60)), encoding="utf-8")
+    cr = compare([models["bert"]], [a, b], out=tmp_path / "cmp", cache_dir=tmp_path / "cache", figures=False,
+                 n_points=200, n_neighbors=8)
+    assert list(cr.results) == ["a/valid", "b/valid"]
+    ra, rb = cr.results["a/valid"]["bert"], cr.results["b/valid"]["bert"]
+    assert ra.summary["data"]["fingerprint"] != rb.summary["data"]["fingerprint"]
+    assert ra.out_dir != rb.out_dir
+    for r in (ra, rb):
+        on_disk = json.loads((r.out_dir / "summary.json").read_text())
+        assert on_disk["data"]["fingerprint"] == r.summary["data"]["fingerprint"]
+
+
+def test_compare_checks_settings_before_loading_any_model(tmp_path):
+    with pytest.raises(LIDInputError, match="discard_fraction > 0"):
+        compare([tmp_path / "no-such-model"], ["chitchat:validation"], discard_fraction=0.0)
+
+
+def test_measure_computes_without_touching_files_and_keeps_what_others_need(models, corpus, tmp_path,
+                                                                            monkeypatch):
+    from lidscope.settings import MeasureSettings
+
+    monkeypatch.chdir(tmp_path)
+    before = {p for p in tmp_path.rglob("*")}
+    r = measure(models["bert"], corpus, use_cache=False, **SMALL)
+    assert {p for p in tmp_path.rglob("*")} == before and r.out_dir is None
+    assert r.texts is not None and r.texts.num_rows == 200
+    assert r.settings == MeasureSettings.paper(**SMALL) and r.summary["params"]["settings_id"] == r.settings.settings_id
+    assert r.first.lid.neighbor_indices.shape == (600, 16) and r.first.cloud.meta["seq_index"].shape == (600,)
+    # settings= gives the same measurement as the keywords
+    again = measure(models["bert"], corpus, settings=MeasureSettings.paper(**SMALL), use_cache=False)
+    np.testing.assert_allclose(again.estimates, r.estimates, rtol=1e-6)
+
+
+def test_discard_fraction_zero_with_twonn_is_rejected_before_the_model_is_loaded(tmp_path):
+    with pytest.raises(LIDInputError, match="discard_fraction > 0"):
+        measure(tmp_path / "no-such-model", ["a b c"] * 10, discard_fraction=0.0)
 
 
 def test_cli_measure_and_help(models, corpus, tmp_path):

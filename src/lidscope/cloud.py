@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .validation import deduplicate
+from .settings import PAPER, SAMPLE_SIZE, SEED
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Cloud:
     notes: list[str] = field(default_factory=list)
 
 
-def sample_order(n_tokens: int, sample_size: int | None = 150_000, seed: int = 42) -> np.ndarray:
+def sample_order(n_tokens: int, sample_size: int | None = SAMPLE_SIZE, seed: int = SEED) -> np.ndarray:
     """Indices ``0..n_tokens-1`` of a random subsample without replacement, in draw order.
 
     With ``sample_size`` None or >= n_tokens, a random permutation of all tokens.
@@ -75,9 +76,9 @@ def build_cloud(
     n_tokens: int | None = None,
     *,
     meta: dict[str, np.ndarray] | None = None,
-    sample_size: int | None = 150_000,
-    n_points: int | None = 60_000,
-    seed: int = 42,
+    sample_size: int | None = SAMPLE_SIZE,
+    n_points: int | None = PAPER.n_points,
+    seed: int = SEED,
 ) -> Cloud:
     """Sample, deduplicate and truncate token vectors into a `Cloud`.
 

@@ -14,9 +14,9 @@ from .estimators.lpca import LocalPCA
 from .estimators.mle import LocalMLE
 from .estimators.twonn import LocalTwoNN, twonn_from_distances
 from .neighbors import Neighbors, kneighbors, resolve_backend
+from .settings import DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS
 from .validation import as_cloud, check_enough_points, check_fraction, check_neighbors_param, deduplicate
 
-ESTIMATORS = ("twonn", "twonn_mle", "mle", "lpca")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 Progress = Callable[[str, int, int], None]
@@ -114,9 +114,9 @@ class LocalDimensions:
 
 def local_dimensions(
     X,
-    n_neighbors: int = 128,
-    estimator: str = "twonn",
-    discard_fraction: float = 0.1,
+    n_neighbors: int = N_NEIGHBORS,
+    estimator: str = ESTIMATOR,
+    discard_fraction: float = DISCARD_FRACTION,
     *,
     n_points: int | None = None,
     random_state: int | None = 42,

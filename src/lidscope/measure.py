@@ -2,17 +2,20 @@
 
 texts (sample M) -> tokens (bucketed batches, filtering rules) -> token vectors of chosen layers
 (cached on disk) -> point cloud (sample 150k, dedup, first N) -> `local_dimensions` (L neighbours,
-TwoNN) -> result folder (``summary.json``, ``tokens.parquet``, ``lid.png``).
+TwoNN) -> `MeasureResult`. This module computes and touches no files except the embedding cache;
+`lidscope.outputs` writes result folders (``out=`` here is a shortcut to it).
 
-``compare`` runs ``measure`` for several models on several data specs and draws the paper's figure.
+``compare`` runs ``measure`` for several models on several data specs (`CompareResult`).
+Defaults and checks come from `lidscope.settings` (``measure`` and ``compare`` use the paper's
+preset, `MeasureSettings.paper`); every setting is checked before a model is loaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
-import json
+import inspect
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -31,21 +34,14 @@ from lidscope.extract.models import LoadedModel, default_cache_root, load_model,
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
 from lidscope.replicates import measure_replicates, plan_replicates
-from lidscope.settings import N_REPLICATES, replicate_seeds
+from lidscope.settings import PAPER, MeasureSettings, replicate_seeds
 
 Progress = Callable[[str, int, int], None]
 
-#: The paper's defaults (method.md), used unless overridden.
+#: The paper's defaults (method.md) as a dict; kept for compatibility: use `lidscope.settings.PAPER`.
 PAPER_DEFAULTS: dict[str, Any] = {
-    "n_sequences": 10_000,
-    "max_length": 512,
-    "layers": (-1,),
-    "sample_size": 150_000,
-    "n_points": 60_000,
-    "seed": 42,
-    "n_neighbors": 128,
-    "estimator": "twonn",
-    "discard_fraction": 0.1,
+    k: getattr(PAPER, k) for k in ("n_sequences", "max_length", "layers", "sample_size", "n_points", "seed",
+                                   "n_neighbors", "estimator", "discard_fraction")
 }
 
 
@@ -80,6 +76,7 @@ class MeasureResult:
     notes: list[str] = field(default_factory=list)
     points: Any = None  # pyarrow.Table of token spans, 2-D map and neighbour lists (lidscope.explain)
     texts: Any = None  # pyarrow.Table of the sampled texts, or None (keep_texts=False)
+    settings: MeasureSettings | None = None  # the validated settings (``settings_id`` identifies them)
 
     @property
     def first(self) -> LayerResult:
@@ -136,11 +133,6 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def _slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return s or "x"
-
-
 def _resolve_model(
     model: Any, tokenizer: Any, *, gguf_file: str | None, trust_remote_code: bool, model_name: str | None,
     cache_root: Path | None,
@@ -154,26 +146,6 @@ def _resolve_model(
             loaded.name = model_name
         return loaded
     return wrap_model(model, tokenizer, model_name)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
 
 
 def _tokens_table(loaded: LoadedModel, texts: Texts, layers: dict[str, LayerResult]) -> Any:
@@ -219,38 +191,39 @@ def measure(
     model: Any = "minilm",
     data: str | os.PathLike[str] | Iterable[str] | Texts = "chitchat:validation",
     *,
+    settings: MeasureSettings | None = None,
     tokenizer: Any = None,
     model_name: str | None = None,
     gguf_file: str | None = None,
     trust_remote_code: bool = False,
     split: str | None = None,
-    text_column: str | None = None,
-    n_sequences: int | None = 10_000,
-    data_seed: int = 42,
-    layers: Sequence[int] | int = (-1,),
+    text_column: str | None = PAPER.text_column,
+    n_sequences: int | None = PAPER.n_sequences,
+    data_seed: int = PAPER.data_seed,
+    layers: Sequence[int] | int = PAPER.layers,
     average_layers: bool = False,
-    max_length: int = 512,
-    batch_size: int = 64,
-    max_batch_tokens: int = 16384,
+    max_length: int = PAPER.max_length,
+    batch_size: int = PAPER.batch_size,
+    max_batch_tokens: int = PAPER.max_batch_tokens,
     keep_bos: bool = True,
     drop_eos: bool = True,
     drop_special: bool = False,
     masked_tokens: bool = False,
     pad_token_id: int | None = None,
-    sample_size: int | None = 150_000,
-    n_points: int | None = 60_000,
-    seed: int = 42,
-    n_neighbors: int = 128,
-    estimator: str = "twonn",
-    discard_fraction: float = 0.1,
-    backend: str = "auto",
+    sample_size: int | None = PAPER.sample_size,
+    n_points: int | None = PAPER.n_points,
+    seed: int = PAPER.seed,
+    n_neighbors: int = PAPER.n_neighbors,
+    estimator: str = PAPER.estimator,
+    discard_fraction: float = PAPER.discard_fraction,
+    backend: str = PAPER.backend,
     out: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     figures: bool = True,
     keep_texts: bool = True,
     keep_neighbors: int = KEEP_NEIGHBORS,
-    n_replicates: int = N_REPLICATES,
+    n_replicates: int = PAPER.n_replicates,
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Mean local intrinsic dimension of a model's contextual token embeddings on some texts.
@@ -258,6 +231,9 @@ def measure(
     Args:
         model: bundled name (``minilm``, ``smollm2``), local model folder, ``.gguf`` path, a
             `LoadedModel`, or a loaded ``transformers`` model (then pass ``tokenizer``).
+        settings: a `lidscope.settings.MeasureSettings`; when given, its fields (and its
+            ``extra``) replace the keyword arguments of the same name. The keyword defaults are
+            the paper's preset (`MeasureSettings.paper`).
         data: data spec (``chitchat:validation``, a .txt/.jsonl/.csv/.parquet file, a
             ``save_to_disk`` folder, ``PATH:SPLIT``), an iterable of strings, or `Texts`.
         n_sequences: M, sequences sampled (seeded shuffle with ``data_seed``); None = all.
@@ -270,7 +246,8 @@ def measure(
         sample_size / n_points / seed: the cloud (`lidscope.cloud`): 150,000 sampled, dedup,
             first N = 60,000.
         n_neighbors / estimator / discard_fraction / backend: passed to `local_dimensions`.
-        out: result folder (``summary.json``, ``tokens.parquet``, ``lid.png``); None = no files.
+        out: result folder written by `lidscope.outputs.write_measure` (``summary.json``,
+            ``tokens.parquet``, ``lid.png``, ...); None (the default) = no files.
         cache_dir: embedding cache root (default ``$LIDSCOPE_CACHE/embeddings`` or
             ``~/.cache/lidscope/embeddings``); ``use_cache=False`` extracts into a temporary
             folder that is deleted afterwards.
@@ -285,25 +262,18 @@ def measure(
             `local_dimensions`, prefixed ``layer <label>: `` when several layers are measured).
 
     Raises:
+        lidscope.LIDInputError: a setting that cannot be measured (before anything is loaded), or
+            fewer distinct token vectors than ``n_neighbors + 1``.
         lidscope.extract.ModelLoadError / DataError / ExtractionError: bad model or data.
-        lidscope.LIDInputError: fewer distinct token vectors than ``n_neighbors + 1``.
     """
     from lidscope import local_dimensions
-    from lidscope.local import ESTIMATORS
-    from lidscope.neighbors import resolve_backend
 
-    # fail on bad estimator settings before the (expensive) forward pass
-    if estimator not in ESTIMATORS:
-        raise LIDInputError(f"estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}.")
-    if isinstance(n_neighbors, bool) or int(n_neighbors) < 3:
-        raise LIDInputError(f"n_neighbors (L) must be an integer >= 3; got {n_neighbors!r}.")
-    if not 0.0 <= float(discard_fraction) < 1.0:
-        raise LIDInputError(f"discard_fraction must be in [0, 1); got {discard_fraction!r}.")
-    resolve_backend(backend)
-    if n_points is not None and int(n_points) < 1:
-        raise LIDInputError(f"n_points (N) must be >= 1 or None; got {n_points!r}.")
-    if isinstance(n_replicates, bool) or int(n_replicates) < 1:
-        raise LIDInputError(f"n_replicates (R) must be an integer >= 1; got {n_replicates!r}.")
+    args = dict(locals())
+    del args["local_dimensions"]
+    if args.pop("settings") is not None:
+        return measure(**{**args, **settings.measure_kwargs()})  # type: ignore[union-attr]
+    # every setting is checked before the (expensive) model load and forward pass
+    spec = settings_of(args)
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -428,7 +398,7 @@ def measure(
         "sample_size": sample_size, "n_points": n_points, "seed": seed, "n_neighbors": n_neighbors,
         "estimator": estimator, "discard_fraction": discard_fraction, "backend": backend,
         "use_cache": use_cache, "keep_texts": keep_texts, "keep_neighbors": keep_neighbors,
-        "n_replicates": plan.n_replicates,
+        "n_replicates": plan.n_replicates, "settings_id": spec.settings_id,
     }
     counts = {
         "sequences_available": texts.counts["available"],
@@ -484,49 +454,41 @@ def measure(
     }
     summary["map"] = {"method": "PCA, first two components", "variance_share": map_share}
     result = MeasureResult(summary=summary, layers=layer_results, tokens=table, notes=notes, points=points,
-                           texts=texts_kept)
-    if out is not None:
-        t = time.perf_counter()
-        result.out_dir = write_result(result, out, figures=figures)
-        timings["write"] = time.perf_counter() - t
+                           texts=texts_kept, settings=spec)
     timings["total"] = time.perf_counter() - t_start
-    if result.out_dir is not None:
-        _write_json(result.out_dir / "summary.json", summary)
+    if out is not None:
+        from lidscope.outputs import write_measure
+
+        write_measure(result, out, figures=figures)
     return result
 
 
+def settings_of(kwargs: dict[str, Any]) -> MeasureSettings:
+    """The validated `MeasureSettings` of `measure` keyword arguments.
+
+    Token rules (``keep_bos``, ...) that differ from `measure`'s defaults go to ``extra``.
+
+    Raises:
+        lidscope.LIDInputError: naming the setting and the fix.
+    """
+    names = {f.name for f in dataclasses.fields(MeasureSettings)} - {"extra"}
+    given = {k: v for k, v in kwargs.items() if k in names}
+    if "layers" in given:
+        given["layers"] = (given["layers"],) if isinstance(given["layers"], int) else tuple(given["layers"])
+    defaults = {k: p.default for k, p in inspect.signature(measure).parameters.items()}
+    extra = {k: v for k, v in kwargs.items() if k in _MEASURE_EXTRA and v != defaults[k]}
+    return MeasureSettings(**given, extra=extra)
+
+
+#: `measure` arguments that change the values but are not `MeasureSettings` fields.
+_MEASURE_EXTRA = ("average_layers", "keep_bos", "drop_eos", "drop_special", "masked_tokens", "pad_token_id")
+
+
 def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bool = True) -> Path:
-    """Write ``tokens.parquet``, ``points.parquet``, ``texts.parquet``, ``summary.json`` and, with
-    ``figures``, ``lid.png`` and ``report.html`` (`lidscope.report`) into ``out`` (created)."""
-    import pyarrow.parquet as pq
+    """Deprecated alias of `lidscope.outputs.write_measure`."""
+    from lidscope.outputs import write_measure
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".tokens.parquet.tmp"
-    pq.write_table(result.tokens, tmp)
-    os.replace(tmp, out / "tokens.parquet")
-    files = ["summary.json", "tokens.parquet"]
-    if result.points is not None:
-        files += write_explanation(out, result.points, result.texts, result.summary.get("map", {}).get("variance_share"))
-    if figures:
-        from lidscope.plots import plot_distribution
-
-        s = result.summary
-        values = {k: v.values for k, v in result.layers.items()}
-        title = (f"{s['model']['name']} on {s['data']['name']}: mean LID "
-                 + ", ".join(f"{v.lid.mean:.2f}" for v in result.layers.values())
-                 + f" (N={result.first.lid.n_points}, L={s['params']['n_neighbors']})")
-        plot_distribution(values if len(values) > 1 else next(iter(values.values())), out / "lid.png", title)
-        files.append("lid.png")
-        from lidscope.report import write_report
-        from lidscope.runs import run_from_result
-
-        result.out_dir = out
-        write_report([run_from_result(result)], out / "report.html")
-        files.append("report.html")
-    result.summary["files"] = files
-    _write_json(out / "summary.json", result.summary)
-    return out
+    return write_measure(result, out, figures=figures)
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,8 +499,8 @@ class CompareResult:
     """Results of `compare`: ``results[data_label][model_label]`` plus the figure paths."""
 
     results: dict[str, dict[str, MeasureResult]]
-    figures: list[Path]
-    out_dir: Path | None
+    figures: list[Path] = field(default_factory=list)
+    out_dir: Path | None = None
 
     def table(self) -> list[dict[str, Any]]:
         """One row per (data, model): mean, median, std, global estimate, points."""
@@ -560,58 +522,77 @@ def compare(
     gguf_file: str | None = None,
     trust_remote_code: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
+    figures: bool = True,
     progress: Progress | None = None,
     on_result: Callable[[str, str, MeasureResult], None] | None = None,
     **measure_kwargs: Any,
 ) -> CompareResult:
-    """Measure every model on every data spec; draw violins per dataset with means.
+    """Measure every model on every data spec (``measure_kwargs`` go to `measure`).
 
-    Each model is loaded once. Files under ``out``: ``<model>/<data>/`` result folders,
-    ``compare.json`` (table of statistics), ``violin-<data>.png`` per dataset and
-    ``compare.png`` (all datasets side by side). ``measure_kwargs`` go to `measure`.
+    Each model is loaded once. Labels are unique: two models or two data files with the same name
+    (``a/valid.txt``, ``b/valid.txt``) get distinct labels (``a/valid``, ``b/valid``). With ``out``,
+    `lidscope.outputs` writes each run as soon as it finishes (``<model>/<data>/``), then
+    ``compare.json``, ``violin-<data>.png`` per dataset, ``compare.png`` and ``report.html``.
+
+    Raises:
+        lidscope.LIDInputError: a bad setting, before any model is loaded.
     """
     if not models or not data:
-        raise ValueError("compare needs at least one model and one data spec.")
-    out_dir = Path(out) if out is not None else None
+        raise LIDInputError("compare needs at least one model and one data spec.")
+    settings = measure_kwargs.pop("settings", None)
+    if settings is not None:
+        measure_kwargs = {**measure_kwargs, **settings.measure_kwargs()}
+    settings_of(measure_kwargs)  # fail before loading the first model
+    tokenizer = measure_kwargs.pop("tokenizer", None)
+    data_labels = unique_data_labels(data)
     results: dict[str, dict[str, MeasureResult]] = {}
     used: set[str] = set()
     for i, spec in enumerate(models):
         name = model_names[i] if model_names and i < len(model_names) else None
         if progress:
             progress("load_model", 0, 1)
-        loaded = _resolve_model(spec, measure_kwargs.pop("tokenizer", None), gguf_file=gguf_file,
+        loaded = _resolve_model(spec, tokenizer, gguf_file=gguf_file,
                                 trust_remote_code=trust_remote_code, model_name=name, cache_root=None)
-        label = loaded.name
-        k = 2
-        while label in used:
-            label = f"{loaded.name}-{k}"
-            k += 1
-        used.add(label)
-        for dspec in data:
-            dlabel = _data_label(dspec)
-            sub_out = out_dir / _slug(label) / _slug(dlabel) if out_dir else None
-            r = measure(loaded, dspec, out=sub_out, cache_dir=cache_dir, progress=progress, **measure_kwargs)
+        label = _unique(loaded.name, used)
+        for dspec, dlabel in zip(data, data_labels):
+            r = measure(loaded, dspec, cache_dir=cache_dir, progress=progress, **measure_kwargs)
             results.setdefault(dlabel, {})[label] = r
+            if out is not None:
+                from lidscope.outputs import measure_dir, write_measure
+
+                write_measure(r, measure_dir(out, label, dlabel), figures=figures)
             if on_result:
                 on_result(label, dlabel, r)
-    figures: list[Path] = []
-    cr = CompareResult(results, figures, out_dir)
-    if out_dir is not None:
-        from lidscope.plots import plot_compare
+    cr = CompareResult(results)
+    if out is not None:
+        from lidscope.outputs import write_compare
 
-        groups = {d: {m: r.estimates for m, r in ms.items()} for d, ms in results.items()}
-        for d, g in groups.items():
-            figures.append(plot_compare({d: g}, out_dir / f"violin-{_slug(d)}.png",
-                                        title=f"Pointwise local dimension on {d}"))
-        figures.append(plot_compare(groups, out_dir / "compare.png"))
-        from lidscope.report import write_report
-        from lidscope.runs import run_from_result
-
-        figures.append(write_report([run_from_result(r) for ms in results.values() for r in ms.values()],
-                                    out_dir / "report.html"))
-        _write_json(out_dir / "compare.json", {"rows": cr.table(), "figures": [str(f) for f in figures],
-                                               "params": {k: v for k, v in measure_kwargs.items()}})
+        write_compare(cr, out, measure_kwargs, figures=figures, runs=False)
     return cr
+
+
+def _unique(label: str, used: set[str]) -> str:
+    new, k = label, 2
+    while new in used:
+        new, k = f"{label}-{k}", k + 1
+    used.add(new)
+    return new
+
+
+def unique_data_labels(specs: Sequence[Any]) -> list[str]:
+    """One distinct label per data spec: the file stem, or for files of the same name the path
+    from their common folder (``a/valid``, ``b/valid``); a spec given twice gets ``-2``."""
+    labels = [_data_label(s) for s in specs]
+    files = {i: Path(os.fspath(s)).resolve() for i, s in enumerate(specs)
+             if isinstance(s, (str, os.PathLike)) and Path(os.fspath(s)).exists()}
+    for lab in set(labels):
+        group = [i for i in files if labels[i] == lab]
+        if len(group) > 1:
+            common = Path(os.path.commonpath([files[i].parent for i in group]))
+            for i in group:
+                labels[i] = files[i].relative_to(common).with_suffix("").as_posix()
+    used: set[str] = set()
+    return [_unique(lab, used) for lab in labels]
 
 
 def _data_label(spec: Any) -> str:

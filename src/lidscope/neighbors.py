@@ -20,11 +20,10 @@ from typing import Callable
 import numpy as np
 
 from ._search_kernels import row_keys
+from .settings import EXTRA_CANDIDATES  # float32 candidates beyond k, re-ranked in float64
 
 Progress = Callable[[str, int, int], None]
 
-#: Extra candidates searched in float32 before the float64 re-rank (protects near-ties at rank k).
-EXTRA_CANDIDATES = 16
 
 
 @dataclass(frozen=True)

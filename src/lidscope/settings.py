@@ -82,6 +82,27 @@ SPEED_ONLY = {"speed_only": True}
 ADDED = {"added": True}
 
 
+def parse_layers(text: str | int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """Hidden-state indices from ``"-1"`` or ``"-4,-3,-2,-1"`` (or a sequence of ints).
+
+    Raises:
+        LIDInputError: not integers, or none given.
+    """
+    if isinstance(text, int):
+        return (text,)
+    if isinstance(text, (tuple, list)):
+        vals = tuple(int(x) for x in text)
+    else:
+        try:
+            vals = tuple(int(x) for x in str(text).replace(" ", "").split(",") if x)
+        except ValueError:
+            raise LIDInputError("layers are integers separated by commas, e.g. -1 or -4,-3,-2,-1; "
+                                f"got {text!r}") from None
+    if not vals:
+        raise LIDInputError("give at least one layer index, e.g. -1.")
+    return vals
+
+
 def check_backend(backend: str, device: str | None = None) -> None:
     """Raise `LIDInputError` for an unknown backend, or a CUDA device that this machine lacks."""
     if backend not in BACKENDS:

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
+from ..settings import BACKEND, DISCARD_FRACTION, N_NEIGHBORS, SEED, check_backend
 from ._progress import console, stage_progress
 
 
@@ -24,13 +25,13 @@ def estimate(
         help="Point cloud file: .npy, .npz, .safetensors, or Parquet (a list/array column, or numeric "
              "columns). Omit it to run on a generated 10-dimensional curved manifold in 768-D.")] = None,
     key: Annotated[Optional[str], typer.Option(help="Array name in .npz/.safetensors, or column in Parquet.")] = None,
-    neighbors: Annotated[int, typer.Option("--neighbors", "-L", help="Neighbourhood size L (the point itself excluded).")] = 128,
+    neighbors: Annotated[int, typer.Option("--neighbors", "-L", help="Neighbourhood size L (the point itself excluded).")] = N_NEIGHBORS,
     estimator: Annotated[Estimator, typer.Option(help="twonn (linear fit, as the paper), twonn_mle, mle (Levina-Bickel) or lpca.")] = Estimator.twonn,
-    discard_fraction: Annotated[float, typer.Option(help="Share of the largest TwoNN ratios dropped in each fit.")] = 0.1,
+    discard_fraction: Annotated[float, typer.Option(help="Share of the largest TwoNN ratios dropped in each fit.")] = DISCARD_FRACTION,
     n_points: Annotated[Optional[int], typer.Option(help="Shuffle (with --seed), drop duplicates, keep the first N points. Default: all.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the shuffle used with --n-points.")] = 42,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle used with --n-points.")] = SEED,
     dedup: Annotated[bool, typer.Option(help="Remove exact duplicate rows (counted). With --no-dedup, duplicates are an error.")] = True,
-    backend: Annotated[str, typer.Option(help="auto (CUDA via torch if present, else faiss + numba), numba, or torch.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (CUDA via torch if present, else faiss + numba), numba, or torch.")] = BACKEND,
     device: Annotated[Optional[str], typer.Option(help="Device for --backend torch, e.g. cuda:0.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for summary.json, estimates.parquet and histogram.png.")] = Path("lidscope-out/estimate"),
     figure: Annotated[bool, typer.Option(help="Draw histogram.png.")] = True,
@@ -42,9 +43,10 @@ def estimate(
     from .. import LIDInputError, local_dimensions
     from ..pointsio import load_points
     from ..provenance import array_sha256, environment, fingerprint_path
-    from ..results import write_json, write_parquet
+    from ..outputs import write_json, write_parquet
 
     try:
+        check_backend(backend, device)
         if points is None:
             from ..synthetic import curved_manifold
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from lidscope.settings import GROKKING_N_NEIGHBORS, GROKKING_N_POINTS
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -84,7 +86,7 @@ def _report(rows: list[dict[str, Any]], out: Path) -> None:
     console.print(f"results in {out}")
 
 
-def _bad_input(exc: ValueError) -> None:
+def _bad_input(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=2)
 
@@ -103,8 +105,8 @@ def register(app: typer.Typer) -> None:
         warmup_steps: Optional[int] = typer.Option(None, help="linear learning-rate warm-up steps [10]"),
         batch_size: Optional[int] = typer.Option(None, help="batch size [512]"),
         eval_every: Optional[int] = typer.Option(None, help="evaluate accuracy and LID every K steps [500]"),
-        lid_points: Optional[int] = typer.Option(None, help="N points per LID cloud [3000]"),
-        lid_neighbors: Optional[int] = typer.Option(None, help="L neighbours per local estimate [64]"),
+        lid_points: Optional[int] = typer.Option(None, help=f"N points per LID cloud [{GROKKING_N_POINTS}]"),
+        lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours per local estimate [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' (positions of a and b) [all]"),
         lid: bool = typer.Option(True, "--lid/--no-lid", help="measure LID at each evaluation"),
         seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
@@ -135,7 +137,7 @@ def register(app: typer.Typer) -> None:
                     on_step=_on_step(progress, lambda: task),
                     on_eval=lambda r: progress.update(task, completed=r["step"], description=_fmt(r)),
                 )
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:  # bad settings, --out problems, a damaged checkpoint
                 progress.stop()
                 _bad_input(exc)
         _report(rows, out)
@@ -151,8 +153,8 @@ def register(app: typer.Typer) -> None:
         steps: Optional[int] = typer.Option(None, help="optimizer steps per run [5000; quick: 30]"),
         weight_decay: Optional[float] = typer.Option(None, help="AdamW weight decay [1.0]"),
         eval_every: Optional[int] = typer.Option(None, help="evaluate every K steps [500]"),
-        lid_points: Optional[int] = typer.Option(None, help="N points per LID cloud [3000]"),
-        lid_neighbors: Optional[int] = typer.Option(None, help="L neighbours [64]"),
+        lid_points: Optional[int] = typer.Option(None, help=f"N points per LID cloud [{GROKKING_N_POINTS}]"),
+        lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' [all]"),
         seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
@@ -189,7 +191,7 @@ def register(app: typer.Typer) -> None:
                     on_step=_on_step(progress, lambda: state["task"]),
                     on_eval=lambda r: progress.update(state["task"], completed=r["step"], description=_fmt(r)),
                 )
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:  # bad settings, --out problems, a damaged checkpoint
                 progress.stop()
                 _bad_input(exc)
         from lidscope.experiments.grokking.sweep import run_dir

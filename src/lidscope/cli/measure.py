@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from lidscope.measure import PAPER_DEFAULTS
+from lidscope.extract.models import quiet_transformers
+from lidscope.settings import PAPER, QUICK, parse_layers
 
-#: Defaults of the no-argument demo (``lidscope measure``); ``--paper`` restores the paper's.
-DEMO_DEFAULTS: dict[str, int] = {"n_sequences": 4_000, "n_points": 24_000}
+#: M and N of the no-argument demo (``lidscope measure``, the quick preset); ``--paper`` gives the paper's.
+DEMO_DEFAULTS: dict[str, int | None] = {"n_sequences": QUICK.n_sequences, "n_points": QUICK.n_points}
+PAPER_DEFAULTS: dict[str, int | None] = {"n_sequences": PAPER.n_sequences, "n_points": PAPER.n_points}
+#: ``--layer`` default text.
+LAYERS = ",".join(str(x) for x in QUICK.layers)
 
 _PANEL_DATA = "Texts"
 _PANEL_MODEL = "Model"
@@ -20,14 +23,11 @@ _PANEL_CLOUD = "Point cloud and estimator"
 _PANEL_RUN = "Output and run"
 
 
-def _layers(text: str) -> tuple[int, ...]:
+def parse_layer_option(text: str) -> tuple[int, ...]:
     try:
-        vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        raise typer.BadParameter(f"--layer takes integers separated by commas, e.g. -1 or -4,-3,-2,-1; got {text!r}") from None
-    if not vals:
-        raise typer.BadParameter("--layer needs at least one layer index, e.g. -1.")
-    return vals
+        return parse_layers(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _progress():  # type: ignore[no-untyped-def]
@@ -83,7 +83,7 @@ class _Bars:
 
 
 def _measure_kwargs(**kw: Any) -> dict[str, Any]:
-    kw["layers"] = _layers(kw.pop("layer"))
+    kw["layers"] = parse_layer_option(kw.pop("layer"))
     return kw
 
 
@@ -157,20 +157,20 @@ def register(app: typer.Typer) -> None:
                                                   help=f"M: sequences sampled (seeded shuffle, first M, empty ones "
                                                        f"dropped). Default {DEMO_DEFAULTS['n_sequences']:,} "
                                                        f"(paper {PAPER_DEFAULTS['n_sequences']:,}). 0 = all."),
-        data_seed: int = typer.Option(42, "--data-seed", rich_help_panel=_PANEL_DATA,
+        data_seed: int = typer.Option(QUICK.data_seed, "--data-seed", rich_help_panel=_PANEL_DATA,
                                       help="Seed of the shuffle that picks the M sequences."),
-        layer: str = typer.Option("-1", "--layer", "-l", rich_help_panel=_PANEL_TOKENS,
+        layer: str = typer.Option(LAYERS, "--layer", "-l", rich_help_panel=_PANEL_TOKENS,
                                   help="Hidden-state index (0 = embeddings, -1 = last); several separated by "
                                        "commas (e.g. -4,-3,-2,-1) come from one forward pass and are measured "
                                        "separately unless --average-layers."),
         average_layers: bool = typer.Option(False, "--average-layers", rich_help_panel=_PANEL_TOKENS,
                                             help="Average the --layer list into one vector per token."),
-        max_length: int = typer.Option(512, "--max-length", rich_help_panel=_PANEL_TOKENS,
+        max_length: int = typer.Option(QUICK.max_length, "--max-length", rich_help_panel=_PANEL_TOKENS,
                                        help="Truncate sequences at this many tokens (special tokens included)."),
-        batch_size: int = typer.Option(64, "--batch-size", rich_help_panel=_PANEL_TOKENS,
+        batch_size: int = typer.Option(QUICK.batch_size, "--batch-size", rich_help_panel=_PANEL_TOKENS,
                                        help="Most sequences per forward pass (batches are length-bucketed "
                                             "and padded only to their own longest sequence)."),
-        max_batch_tokens: int = typer.Option(16384, "--max-batch-tokens", rich_help_panel=_PANEL_TOKENS,
+        max_batch_tokens: int = typer.Option(QUICK.max_batch_tokens, "--max-batch-tokens", rich_help_panel=_PANEL_TOKENS,
                                              help="Most padded positions per forward pass (bounds memory)."),
         keep_bos: bool = typer.Option(True, "--keep-bos/--drop-bos", rich_help_panel=_PANEL_TOKENS,
                                       help="Keep a bos/[CLS] token at position 0 (the paper keeps it)."),
@@ -185,20 +185,20 @@ def register(app: typer.Typer) -> None:
         pad_token_id: Optional[int] = typer.Option(None, "--pad-token-id", rich_help_panel=_PANEL_TOKENS,
                                                    help="Token id used for padding when the tokenizer has no pad, "
                                                         "eos, bos or unk token (padding is never measured)."),
-        sample_size: int = typer.Option(150_000, "--sample-size", rich_help_panel=_PANEL_CLOUD,
+        sample_size: int = typer.Option(QUICK.sample_size, "--sample-size", rich_help_panel=_PANEL_CLOUD,
                                         help="Token vectors drawn at random (without replacement) before dedup."),
         n_points: Optional[int] = typer.Option(None, "--n-points", "-N", rich_help_panel=_PANEL_CLOUD,
                                                help=f"N: points measured, the first N distinct sampled vectors. "
                                                     f"Default {DEMO_DEFAULTS['n_points']:,} "
                                                     f"(paper {PAPER_DEFAULTS['n_points']:,})."),
-        seed: int = typer.Option(42, "--seed", rich_help_panel=_PANEL_CLOUD, help="Seed of the token sample."),
-        neighbors: int = typer.Option(128, "--neighbors", "-L", rich_help_panel=_PANEL_CLOUD,
+        seed: int = typer.Option(QUICK.seed, "--seed", rich_help_panel=_PANEL_CLOUD, help="Seed of the token sample."),
+        neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", rich_help_panel=_PANEL_CLOUD,
                                       help="L: neighbours per point (the point itself excluded)."),
-        estimator: str = typer.Option("twonn", "--estimator", rich_help_panel=_PANEL_CLOUD,
+        estimator: str = typer.Option(QUICK.estimator, "--estimator", rich_help_panel=_PANEL_CLOUD,
                                       help="Local estimator: twonn (paper), twonn_mle, mle, lpca."),
-        discard_fraction: float = typer.Option(0.1, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
+        discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
-        backend: str = typer.Option("auto", "--backend", rich_help_panel=_PANEL_CLOUD,
+        backend: str = typer.Option(QUICK.backend, "--backend", rich_help_panel=_PANEL_CLOUD,
                                     help="Neighbour search / estimator backend: auto (torch on CUDA when available, "
                                          "else numba: faiss + compiled loops on CPU), numba, or torch."),
         paper: bool = typer.Option(False, "--paper", rich_help_panel=_PANEL_CLOUD,
@@ -240,14 +240,14 @@ def register(app: typer.Typer) -> None:
             discard_fraction=discard_fraction, backend=backend, out=out, cache_dir=cache_dir,
             use_cache=not no_cache, figures=not no_figures, **kw,
         )
-        _quiet_transformers()
+        quiet_transformers()
         try:
             if quiet:
                 result = measure(**kwargs)
             else:
                 with _progress() as prog:
                     result = measure(progress=_Bars(prog), **kwargs)
-        except (ExtractError, ValueError) as exc:
+        except (ExtractError, ValueError, OSError) as exc:
             _fail(console, exc)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] no cache entry or partial result was kept.")
@@ -270,13 +270,15 @@ def register(app: typer.Typer) -> None:
         n_points: Optional[int] = typer.Option(None, "--n-points", "-N",
                                                help=f"N per measurement (default {DEMO_DEFAULTS['n_points']:,}, "
                                                     f"paper {PAPER_DEFAULTS['n_points']:,})."),
-        neighbors: int = typer.Option(128, "--neighbors", "-L", help="L: neighbours per point."),
-        layer: str = typer.Option("-1", "--layer", "-l", help="Hidden-state index (or comma list, averaged "
+        neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
+        discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction",
+                                               help="Share of the largest TwoNN ratios discarded in each fit."),
+        layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state index (or comma list, averaged "
                                                               "with --average-layers; otherwise the first is plotted)."),
         average_layers: bool = typer.Option(False, "--average-layers", help="Average the --layer list."),
         split: Optional[str] = typer.Option(None, "--split", help="Split applied to every data spec without one."),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column for tabular data."),
-        estimator: str = typer.Option("twonn", "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
+        estimator: str = typer.Option(QUICK.estimator, "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
         gguf_file: Optional[str] = typer.Option(None, "--gguf-file", help="GGUF file name inside model folders."),
         trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
                                                help="Allow code shipped in model folders (off by default)."),
@@ -296,9 +298,10 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         kw = _start_run(console, threads, paper, n_sequences, n_points)
-        _quiet_transformers()
+        quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
-                      n_neighbors=neighbors, layers=_layers(layer), average_layers=average_layers, split=split,
+                      n_neighbors=neighbors, discard_fraction=discard_fraction, layers=parse_layer_option(layer),
+                      average_layers=average_layers, split=split,
                       text_column=text_column, estimator=estimator, **kw)
 
         def done(m: str, d: str, r: Any) -> None:
@@ -310,7 +313,7 @@ def register(app: typer.Typer) -> None:
             else:
                 with _progress() as prog:
                     cr = compare(models, data, progress=_Bars(prog), on_result=done, **kwargs)
-        except (ExtractError, ValueError) as exc:
+        except (ExtractError, ValueError, OSError) as exc:
             _fail(console, exc)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] finished runs are kept under the output folder; "
@@ -324,17 +327,6 @@ def register(app: typer.Typer) -> None:
                       f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
         console.print(t)
         console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
-
-
-def _quiet_transformers() -> None:
-    """No hub access, and no transformers progress bars mixed into ours."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]

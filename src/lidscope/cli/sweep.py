@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-
-def _layers(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
-    except ValueError:
-        raise typer.BadParameter(f"--layer takes integers separated by commas, e.g. -1 or -2,-1; got {text!r}") from None
-    if not vals:
-        raise typer.BadParameter("--layer needs at least one layer index, e.g. -1.")
-    return vals
+from lidscope.cli.measure import LAYERS, parse_layer_option
+from lidscope.extract.models import quiet_transformers
+from lidscope.settings import PAPER, SWEEP
 
 
 def _threads(threads: Optional[int]) -> None:
@@ -24,16 +17,6 @@ def _threads(threads: Optional[int]) -> None:
         from lidscope.threads import limit_threads
 
         limit_threads(threads)
-
-
-def _quiet_transformers() -> None:
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _signals_table(console: Any, store: Any, layer: Optional[str]) -> None:
@@ -71,17 +54,20 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("lidscope-out/sweep"), "--out", "-o",
                                  help="Results store folder (Parquet rows, per-token files, metrics). Re-running "
                                       "with the same --out resumes: finished measurements are never recomputed."),
-        layer: str = typer.Option("-1", "--layer", "-l", help="Hidden-state indices, comma separated (-1 = last)."),
-        n_sequences: int = typer.Option(2_000, "--n-sequences", "-M",
+        layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state indices, comma separated (-1 = last)."),
+        n_sequences: int = typer.Option(SWEEP.n_sequences, "--n-sequences", "-M",
                                         help="M: sequences sampled per data spec, the same for every checkpoint "
-                                             "(paper 10,000). 0 = all."),
-        n_points: int = typer.Option(10_000, "--n-points", "-N", help="N: points measured (paper 60,000)."),
-        neighbors: int = typer.Option(128, "--neighbors", "-L", help="L: neighbours per point."),
-        sample_size: int = typer.Option(150_000, "--sample-size", help="Token vectors sampled before dedup."),
-        max_length: int = typer.Option(512, "--max-length", help="Truncate sequences at this many tokens."),
-        seed: int = typer.Option(42, "--seed", help="Seed of the token sample."),
-        data_seed: int = typer.Option(42, "--data-seed", help="Seed of the sequence sample."),
-        estimator: str = typer.Option("twonn", "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
+                                             f"(paper {PAPER.n_sequences:,}). 0 = all."),
+        n_points: int = typer.Option(SWEEP.n_points, "--n-points", "-N",
+                                     help=f"N: points measured (paper {PAPER.n_points:,})."),
+        neighbors: int = typer.Option(SWEEP.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
+        sample_size: int = typer.Option(SWEEP.sample_size, "--sample-size", help="Token vectors sampled before dedup."),
+        max_length: int = typer.Option(SWEEP.max_length, "--max-length", help="Truncate sequences at this many tokens."),
+        seed: int = typer.Option(SWEEP.seed, "--seed", help="Seed of the token sample."),
+        data_seed: int = typer.Option(SWEEP.data_seed, "--data-seed", help="Seed of the sequence sample."),
+        estimator: str = typer.Option(SWEEP.estimator, "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
+        discard_fraction: float = typer.Option(SWEEP.discard_fraction, "--discard-fraction",
+                                               help="Share of the largest TwoNN ratios discarded in each fit."),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of tabular data."),
         tokenizer: Optional[Path] = typer.Option(None, "--tokenizer",
                                                  help="Tokenizer folder for every checkpoint (for checkpoints "
@@ -105,13 +91,13 @@ def register(app: typer.Typer) -> None:
         from lidscope.training.sweep import SweepError, plan_sweep, run_sweep
 
         console = Console()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         _threads(threads)
-        _quiet_transformers()
+        quiet_transformers()
         try:
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
-                                       layers=_layers(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
-                                       max_length=max_length, estimator=estimator, text_column=text_column)
+                                       layers=parse_layer_option(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
+                                       max_length=max_length, estimator=estimator, discard_fraction=discard_fraction,
+                                       text_column=text_column)
             if address is not None and executor != "ray":
                 raise ValueError("--address applies to --executor ray only.")
             ex = get_executor(executor, **({"address": address} if address is not None else {}))

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import LIDInputError
 from ..neighbors import Neighbors, kneighbors
+from ..settings import N_NEIGHBORS
 from ..validation import as_cloud, check_enough_points, check_neighbors_param, require_distinct
 
 VERSIONS = ("FO", "participation_ratio", "ratio")
@@ -61,7 +62,7 @@ class LocalPCA:
     (n, L) descending covariance eigenvalues, and ``neighbors_``.
     """
 
-    def __init__(self, n_neighbors: int = 128, version: str = "FO", alpha: float = 0.05, backend: str = "auto"):
+    def __init__(self, n_neighbors: int = N_NEIGHBORS, version: str = "FO", alpha: float = 0.05, backend: str = "auto"):
         self.n_neighbors = n_neighbors
         self.version = version
         self.alpha = alpha

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..neighbors import Neighbors, kneighbors
 from ..validation import as_cloud, check_enough_points, check_neighbors_param, require_distinct
+from ..settings import N_NEIGHBORS
 from . import _kernels
 
 
@@ -29,7 +30,7 @@ class LocalMLE:
     (their mean) and ``neighbors_``.
     """
 
-    def __init__(self, n_neighbors: int = 20, unbiased: bool = False, backend: str = "auto"):
+    def __init__(self, n_neighbors: int = N_NEIGHBORS, unbiased: bool = False, backend: str = "auto"):
         self.n_neighbors = n_neighbors
         self.unbiased = unbiased
         self.backend = backend

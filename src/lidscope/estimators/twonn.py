@@ -31,6 +31,7 @@ from ..validation import (
     require_distinct,
 )
 from . import _kernels
+from ..settings import DISCARD_FRACTION, N_NEIGHBORS
 
 METHODS = ("linear", "mle")
 
@@ -133,7 +134,7 @@ class TwoNN:
     (float), ``r1_`` and ``r2_`` (n,) nearest and second-nearest neighbour distances.
     """
 
-    def __init__(self, discard_fraction: float = 0.1, method: str = "linear", backend: str = "auto"):
+    def __init__(self, discard_fraction: float = DISCARD_FRACTION, method: str = "linear", backend: str = "auto"):
         self.discard_fraction = discard_fraction
         self.method = method
         self.backend = backend
@@ -162,8 +163,8 @@ class LocalTwoNN:
 
     def __init__(
         self,
-        n_neighbors: int = 128,
-        discard_fraction: float = 0.1,
+        n_neighbors: int = N_NEIGHBORS,
+        discard_fraction: float = DISCARD_FRACTION,
         method: str = "linear",
         backend: str = "auto",
         device: str | None = None,

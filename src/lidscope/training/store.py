@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lidscope.results import write_json
+from lidscope.outputs import write_json
 
 STORE_FORMAT = 1
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lidscope.results import write_json
+from lidscope.outputs import write_json
 from lidscope.settings import MeasureSettings
 from lidscope.training.settings import rows_from_measure
 from lidscope.training.store import ResultsStore, StoreError, now_utc, read_log_history

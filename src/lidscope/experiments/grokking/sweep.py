@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ...outputs import write_json
 from .train import GrokConfig, analyse, run
 
 SWEEP_FIGURE = "grokking-sweep.png"
@@ -66,7 +66,7 @@ def write_sweep_outputs(out: Path, base: GrokConfig, results: dict[float, list[d
             "final_val_acc": rows[-1]["val_acc"],
             "lead_time": lt.as_dict() if lt else None,
         }
-    (out / SWEEP_SUMMARY).write_text(json.dumps(summary, indent=1))
+    write_json(out / SWEEP_SUMMARY, summary, indent=1)
     title = (f"a {base.op} b mod {base.prime}, wd {base.weight_decay:g}, seed {base.seed}: "
              "train fractions")
     plot_sweep({f"train fraction {f:g}": rows for f, rows in results.items()}, out / SWEEP_FIGURE, title)

@@ -35,6 +35,8 @@ from .data import POSITION_SETS, ModularData, check_operation, check_train_fract
 from .analysis import LeadTime, lead_time
 from .data import distinct_prefixes, vocab_size
 from .model import GrokTransformer, ModelConfig
+from ...outputs import write_json, write_table
+from ...settings import DISCARD_FRACTION, GROKKING_N_NEIGHBORS, GROKKING_N_POINTS
 
 CHECKPOINT_DIR = "checkpoint"
 METRICS_FILE = "metrics.parquet"
@@ -63,8 +65,8 @@ class GrokConfig:
     warmup_steps: int = 10
     eval_every: int = 500
     lid: bool = True
-    lid_points: int = 3000
-    lid_neighbors: int = 64
+    lid_points: int = GROKKING_N_POINTS
+    lid_neighbors: int = GROKKING_N_NEIGHBORS
     lid_positions: str = "all"
     n_layers: int = 2
     d_model: int = 128
@@ -231,7 +233,7 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
     model.eval()
     row: dict[str, Any] = {"step": step}
     lid_seconds = lid_cpu = 0.0
-    t0, c0 = time.perf_counter(), time.thread_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     for split in SPLITS:
         tokens = data.train_tokens if split == "train" else data.val_tokens
         labels = data.train_labels if split == "train" else data.val_labels
@@ -239,12 +241,12 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
         row[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
         row[f"{split}_acc"] = float((logits.argmax(-1) == labels).float().mean())
         if samples is not None:
-            t1, c1 = time.perf_counter(), time.thread_time()
+            t1, c1 = time.perf_counter(), time.process_time()
             s = samples[split]
             cloud = hidden[s.examples, s.positions].numpy().astype(np.float64)
             threads = torch.get_num_threads()
             res = lidscope.local_dimensions(
-                cloud, n_neighbors=config.lid_neighbors, estimator="twonn", discard_fraction=0.1,
+                cloud, n_neighbors=config.lid_neighbors, estimator="twonn", discard_fraction=DISCARD_FRACTION,
                 dedup=True, random_state=config.seed,
             )
             # numba's OpenMP layer can share torch's libgomp and reset its thread count: restore it
@@ -254,18 +256,12 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
             row[f"lid_{split}_std"] = float(res.std)
             row[f"lid_{split}_n"] = int(res.n_points)
             lid_seconds += time.perf_counter() - t1
-            lid_cpu += time.thread_time() - c1
+            lid_cpu += time.process_time() - c1
     row["eval_seconds"] = time.perf_counter() - t0 - lid_seconds
-    row["eval_cpu_seconds"] = time.thread_time() - c0 - lid_cpu
+    row["eval_cpu_seconds"] = time.process_time() - c0 - lid_cpu
     row["lid_seconds"] = lid_seconds
     row["lid_cpu_seconds"] = lid_cpu
     return row
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(out: Path, config: GrokConfig, model: GrokTransformer,
@@ -291,7 +287,7 @@ def save_checkpoint(out: Path, config: GrokConfig, model: GrokTransformer,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(tensors, str(tmp / "state.safetensors"))
-    (tmp / "state.json").write_text(json.dumps(meta, indent=1))
+    write_json(tmp / "state.json", meta, indent=1)
     final = out / CHECKPOINT_DIR
     old = out / (CHECKPOINT_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -306,9 +302,24 @@ def load_checkpoint(out: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
     for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
         d = out / name
         if (d / "state.json").exists() and (d / "state.safetensors").exists():
-            meta = json.loads((d / "state.json").read_text())
-            return meta, load_file(str(d / "state.safetensors"))
+            try:
+                meta = json.loads((d / "state.json").read_text())
+                return meta, load_file(str(d / "state.safetensors"))
+            except Exception as exc:  # noqa: BLE001 -- any damage: name the folder and the fix
+                raise ValueError(f"the checkpoint in {d} cannot be read ({type(exc).__name__}: {exc}); "
+                                 "pass --fresh to start over, or choose another --out") from None
     return None
+
+
+def check_out_dir(out: Path) -> None:
+    """Raise ``ValueError`` naming the fix if ``out`` cannot hold a run (a file, not writable)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: choose a folder path")
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise ValueError(f"--out {out}: {parent} is a file, so the folder cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: no permission to write in {parent}: choose a writable folder")
 
 
 def restore(meta: dict[str, Any], tensors: dict[str, torch.Tensor], model: GrokTransformer,
@@ -341,22 +352,18 @@ def _check_resumable(saved: dict[str, Any], config: GrokConfig, out: Path) -> No
 def write_outputs(out: Path, config: GrokConfig, history: list[dict[str, Any]], figure: bool = True) -> None:
     """Parquet metrics, config JSON and (optionally) the figure, each written atomically."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(out / CONFIG_FILE, json.dumps(config.to_json(), indent=1).encode())
+    write_json(out / CONFIG_FILE, config.to_json(), indent=1)
     if history:
-        table = pa.Table.from_pylist(history)
-        tmp = out / (METRICS_FILE + ".tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, out / METRICS_FILE)
+        write_table(out / METRICS_FILE, pa.Table.from_pylist(history))
         if figure:
             from .plots import plot_run
 
             marks: dict[str, float | None] = {}
             summary = analyse(history)
             if summary is not None:
-                _atomic_write_bytes(out / ANALYSIS_FILE, json.dumps(summary.as_dict(), indent=1).encode())
+                write_json(out / ANALYSIS_FILE, summary.as_dict(), indent=1)
                 marks = {"LID fall onset": summary.fall_onset, "val acc 0.5": summary.val_acc_050,
                          "val acc 0.9": summary.val_acc_090}
             plot_run(history, out / FIGURE_FILE, title=run_title(config), marks=marks)
@@ -407,6 +414,7 @@ def run(
 def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
          on_step: Callable[[int, float], None] | None,
          on_eval: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    check_out_dir(out)
     data, model, optimizer = build(config)
     samples: dict[str, LIDSample] | None = None
     if config.lid:
@@ -443,14 +451,14 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
     for target in schedule:
         if target <= state.step:
             continue
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0, c0 = time.perf_counter(), time.process_time()
         while state.step < target:
             loss = train_step(config, data, model, optimizer, state.step)
             state.step += 1
             if on_step:
                 on_step(state.step, loss)
         state.train_seconds += time.perf_counter() - t0
-        state.train_cpu_seconds += time.thread_time() - c0
+        state.train_cpu_seconds += time.process_time() - c0
         row = evaluate(config, data, model, samples, state.step)
         row["train_seconds"] = state.train_seconds
         row["train_cpu_seconds"] = state.train_cpu_seconds
@@ -476,9 +484,9 @@ def read_metrics(out: str | Path) -> list[dict[str, Any]]:
 def lid_cost(history: list[dict[str, Any]]) -> dict[str, float]:
     """LID, evaluation and training time (wall and process CPU seconds), LID as % of training.
 
-    CPU seconds are the CPU time of the thread that runs training and LID (``time.thread_time``; all
-    of the work with ``torch.set_num_threads(1)``): on a shared machine they measure the work, while wall
-    seconds also count waiting for a core. ``*_percent_of_training`` uses each clock separately.
+    CPU seconds are the CPU time of the whole process over each stretch (``time.process_time``: every
+    thread, numba's and torch's workers included): on a shared machine they measure the work, while
+    wall seconds also count waiting for a core. ``*_percent_of_training`` uses each clock separately.
     """
     out: dict[str, float] = {}
     for suffix in ("seconds", "cpu_seconds"):

@@ -1,0 +1,174 @@
+"""Files from results: the one place lidscope writes JSON, Parquet and result folders.
+
+Every file is written to a temporary name in its folder and moved into place (``os.replace``), so
+a reader never sees half a file, even after a crash. The computing layers (`lidscope.measure`,
+`lidscope.local`) return result objects and touch no files; this layer turns them into
+
+- a measurement folder: ``summary.json``, ``tokens.parquet``, ``points.parquet`` and
+  ``texts.parquet`` (`lidscope.explain`), ``lid.png`` and ``report.html`` (`write_measure`);
+- a comparison folder: one measurement folder per ``<model>/<data>``, ``compare.json``,
+  ``violin-<data>.png`` per dataset, ``compare.png`` and ``report.html`` (`write_compare`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lidscope.measure import CompareResult, MeasureResult
+
+
+def to_jsonable(o: Any) -> Any:
+    """``json.dumps`` fallback: NumPy scalars and arrays, paths, sets and tuples; else ``str(o)``."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return str(o)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically; NaN and inf are written as JSON's NaN/Infinity."""
+    text = json.dumps(obj, indent=indent, default=to_jsonable, allow_nan=True)
+    return write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_table(path: str | os.PathLike[str], table: Any, metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write a ``pyarrow.Table`` as Parquet atomically; ``metadata`` is stored as JSON in the schema."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if metadata:
+        table = table.replace_schema_metadata({"lidscope": json.dumps(dict(metadata), default=to_jsonable)})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_parquet(path: str | os.PathLike[str], columns: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
+    """A Parquet table from equal-length columns; ``metadata`` is stored as JSON in the schema."""
+    import pyarrow as pa
+
+    return write_table(path, pa.table(columns), metadata)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a label (letters, digits, ``._-``)."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return s or "x"
+
+
+# --------------------------------------------------------------------------- result folders
+
+
+def measure_title(result: MeasureResult) -> str:
+    s = result.summary
+    means = ", ".join(f"{v.lid.mean:.2f}" for v in result.layers.values())
+    return (f"{s['model']['name']} on {s['data']['name']}: mean LID {means} "
+            f"(N={result.first.lid.n_points}, L={s['params']['n_neighbors']})")
+
+
+def write_measure(result: MeasureResult, out: str | os.PathLike[str], figures: bool = True) -> Path:
+    """Write ``tokens.parquet``, the explanation tables, ``lid.png`` and ``report.html`` (if
+    ``figures``) and ``summary.json`` into ``out``.
+
+    Sets ``result.out_dir`` and ``result.summary["files"]``; ``summary.json`` is written last, so
+    its presence means the folder is complete.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.out_dir = out
+    write_table(out / "tokens.parquet", result.tokens)
+    files = ["summary.json", "tokens.parquet"]
+    if result.points is not None:
+        from lidscope.explain import write_explanation
+
+        files += write_explanation(out, result.points, result.texts,
+                                   result.summary.get("map", {}).get("variance_share"))
+    if figures:
+        from lidscope.plots import plot_distribution
+        from lidscope.report import write_report
+        from lidscope.runs import run_from_result
+
+        values = {k: v.values for k, v in result.layers.items()}
+        plot_distribution(values if len(values) > 1 else next(iter(values.values())), out / "lid.png",
+                          measure_title(result))
+        write_report([run_from_result(result)], out / "report.html")
+        files += ["lid.png", "report.html"]
+    result.summary["files"] = files
+    write_json(out / "summary.json", result.summary)
+    return out
+
+
+def measure_dir(out: str | os.PathLike[str], model_label: str, data_label: str) -> Path:
+    """The folder of one (model, data) measurement inside a comparison folder."""
+    return Path(out) / slug(model_label) / slug(data_label)
+
+
+def write_compare(result: CompareResult, out: str | os.PathLike[str], params: Mapping[str, Any] | None = None,
+                  *, figures: bool = True, runs: bool = True) -> Path:
+    """Write a comparison: the runs not yet written (if ``runs``), figures, then ``compare.json``."""
+    from lidscope.plots import plot_compare
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if runs:
+        for d, models in result.results.items():
+            for m, r in models.items():
+                if r.out_dir is None:
+                    write_measure(r, measure_dir(out, m, d), figures=figures)
+    paths: list[Path] = []
+    if figures:
+        groups = {d: {m: r.estimates for m, r in ms.items()} for d, ms in result.results.items()}
+        for d, g in groups.items():
+            paths.append(plot_compare({d: g}, out / f"violin-{slug(d)}.png", title=f"Pointwise local dimension on {d}"))
+        paths.append(plot_compare(groups, out / "compare.png"))
+        from lidscope.report import write_report
+        from lidscope.runs import run_from_result
+
+        runs_ = [run_from_result(r) for ms in result.results.values() for r in ms.values()]
+        paths.append(write_report(runs_, out / "report.html"))
+    result.figures = paths
+    result.out_dir = out
+    write_json(out / "compare.json", {"rows": result.table(), "figures": [str(f) for f in paths],
+                                      "params": dict(params or {})})
+    return out
+
