@@ -117,7 +117,7 @@ def test_compare_draws_violins(models, corpus, tmp_path, saved_figures):
     rows = cr.table()
     assert len(rows) == 4 and {r["model"] for r in rows} == {"bert", "llama"}
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][0]["mean"] > 0
-    assert [f.name for f in cr.figures] == ["violin-texts.png", "violin-other.png", "compare.png"]
+    assert [f.name for f in cr.figures] == ["violin-texts.png", "violin-other.png", "compare.png", "report.html"]
     # the last figure (compare.png): one panel per dataset, one violin per model at its measured mean
     panels = saved_figures[-1].axes
     assert [ax.get_title() for ax in panels] == ["texts", "other"]
@@ -158,7 +158,8 @@ def test_measure_computes_without_touching_files_and_keeps_what_others_need(mode
     assert {p for p in tmp_path.rglob("*")} == before and r.out_dir is None
     assert r.texts is not None and r.texts.num_rows == 200
     assert r.settings == MeasureSettings.paper(**SMALL) and r.summary["params"]["settings_id"] == r.settings.settings_id
-    assert r.first.lid.neighbor_indices.shape == (600, 16) and r.first.cloud.meta["seq_index"].shape == (600,)
+    assert r.points.num_rows == 600 and "neighbors" in r.points.column_names
+    assert r.first.cloud.meta["seq_index"].shape == (600,)
     # settings= gives the same measurement as the keywords
     again = measure(models["bert"], corpus, settings=MeasureSettings.paper(**SMALL), use_cache=False)
     np.testing.assert_allclose(again.estimates, r.estimates, rtol=1e-6)
