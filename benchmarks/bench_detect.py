@@ -206,6 +206,38 @@ def evaluate(run: TrainRun, label: str, ckpt: str, base: str, data: dict[str, di
     return rows
 
 
+def plot_accuracy(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Dataset-level decision accuracy vs n, one panel per (run, checkpoint), one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(dict.fromkeys((r["run"], r["checkpoint"]) for r in rows))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for r in rows:
+            if (r["run"], r["checkpoint"]) != key or not r["decision_accuracy"]:
+                continue
+            ns = sorted(int(n) for n in r["decision_accuracy"])
+            ax.plot(ns, [r["decision_accuracy"][n] for n in ns], marker="o", lw=2.2 if r["method"] == "lid" else 1.2,
+                    label=r["method"])
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ns_all = sorted({int(n) for r in rows for n in r["decision_accuracy"]})
+        ax.set_xticks(ns_all, [str(n) for n in ns_all])
+        ax.minorticks_off()
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("texts per set (n)")
+        ax.set_ylabel("P(correct decision)")
+        ax.set_title(f"{key[0]}, {key[1]}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def markdown(rows: list[dict[str, Any]], sizes: Sizes) -> str:
     ns = [n for n in sizes.set_sizes]
     head = ("| run | ckpt | method | AUC members vs reference [95% CI] | TPR at 5% FPR | AUC non-members (control) | "
@@ -275,6 +307,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timings["detect all"] = time.perf_counter() - t_all
     summary["table"] = rows
     write_json(out / "summary.json", summary)
+    if rows:
+        plot_accuracy(rows, out / "accuracy.png")
+    (out / "table.md").write_text(markdown(rows, sizes) + "\n")
     print(markdown(rows, sizes))
     return summary
 
