@@ -12,9 +12,9 @@ import numpy as np
 from .errors import LIDInputError
 from .estimators.lpca import LocalPCA
 from .estimators.mle import LocalMLE
-from .estimators.twonn import LocalTwoNN, twonn_from_distances
+from .estimators.twonn import LocalTwoNN, fraction_offset, twonn_from_distances
 from .neighbors import Neighbors, kneighbors, resolve_backend
-from .settings import DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS
+from .settings import DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS, SEED, TWONN_FRACTION
 from .validation import as_cloud, check_enough_points, check_fraction, check_neighbors_param, deduplicate
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -118,8 +118,9 @@ def local_dimensions(
     estimator: str = ESTIMATOR,
     discard_fraction: float = DISCARD_FRACTION,
     *,
+    empirical_fraction: str = TWONN_FRACTION,
     n_points: int | None = None,
-    random_state: int | None = 42,
+    random_state: int | None = SEED,
     dedup: bool = True,
     estimator_params: Mapping[str, Any] | None = None,
     return_neighbors: bool = False,
@@ -135,6 +136,8 @@ def local_dimensions(
         (Levina-Bickel over the L neighbours) or "lpca" (local PCA; ``estimator_params``
         may set ``version`` and ``alpha``).
     discard_fraction: share of the largest TwoNN ratios dropped in every fit (0.1).
+    empirical_fraction: the linear TwoNN fit's F_i, named by the scikit-dimension release it
+        equals: "skdim-0.5" (i / N, default) or "skdim-0.3.4" ((i - 1) / N, the paper's code).
     n_points: if set, shuffle rows with ``random_state``, drop exact duplicates keeping the
         first occurrence, and keep the first ``n_points`` (the paper's sampling); otherwise use
         every distinct row in input order.
@@ -158,6 +161,7 @@ def local_dimensions(
             "The linear TwoNN fit needs discard_fraction > 0 (with nothing discarded the largest "
             "ratio gets y = -log(0) = inf). Use e.g. 0.1, or estimator='twonn_mle'."
         )
+    fraction_offset(empirical_fraction)
     resolve_backend(backend, device)
     if n_points is not None and (isinstance(n_points, bool) or int(n_points) < 1):
         raise LIDInputError(f"n_points must be a positive integer or None, got {n_points!r}.")
@@ -196,7 +200,9 @@ def local_dimensions(
     n_direct = 0
     if estimator in ("twonn", "twonn_mle"):
         method = "mle" if estimator == "twonn_mle" else "linear"
-        fitted = LocalTwoNN(L, discard_fraction, method, backend=backend, device=device).fit(cloud, neighbors=nb)
+        fitted = LocalTwoNN(
+            L, discard_fraction, method, backend=backend, device=device, empirical_fraction=empirical_fraction
+        ).fit(cloud, neighbors=nb)
         n_direct = int(fitted.n_direct_)
     elif estimator == "mle":
         fitted = LocalMLE(L, **params).fit(cloud, neighbors=nb)
@@ -207,7 +213,9 @@ def local_dimensions(
         progress("estimates", 1, 1)
 
     glob_method = "mle" if estimator == "twonn_mle" else "linear"
-    global_estimate = twonn_from_distances(nb.distances[:, 0], nb.distances[:, 1], discard_fraction, glob_method)
+    global_estimate = twonn_from_distances(
+        nb.distances[:, 0], nb.distances[:, 1], discard_fraction, glob_method, empirical_fraction
+    )
     timings["total"] = time.perf_counter() - t0
 
     estimates = np.full(n_input, np.nan)
@@ -232,6 +240,7 @@ def local_dimensions(
             "n_neighbors": L,
             "estimator": estimator,
             "discard_fraction": discard_fraction,
+            "empirical_fraction": None if estimator == "twonn_mle" else empirical_fraction,
             "n_points": None if n_points is None else int(n_points),
             "random_state": random_state,
             "dedup": dedup,

@@ -39,6 +39,10 @@ from lidscope.errors import LIDInputError
 N_NEIGHBORS = 128
 #: Share of the largest TwoNN ratios dropped in every fit (skdim's default; paper: 0.1).
 DISCARD_FRACTION = 0.1
+#: Empirical fraction of the linear TwoNN fit, named by the scikit-dimension release it equals:
+#: "skdim-0.5" F_i = i / N (current releases), "skdim-0.3.4" F_i = (i - 1) / N (the paper's lock).
+TWONN_FRACTIONS = ("skdim-0.5", "skdim-0.3.4")
+TWONN_FRACTION = "skdim-0.5"
 #: Local estimators `lidscope.local_dimensions` knows.
 ESTIMATORS = ("twonn", "twonn_mle", "mle", "lpca")
 #: The paper's estimator.

@@ -13,10 +13,11 @@ from .._search_kernels import sqdist  # also selects numba's threading layer
 
 
 @njit(cache=True, error_model="numpy")
-def _fit_ratios(mu: np.ndarray, count: int, discard_fraction: float, mle: bool) -> float:
+def _fit_ratios(mu: np.ndarray, count: int, discard_fraction: float, mle: bool, offset: int) -> float:
     """TwoNN from ratios mu[:count] (unsorted, may hold non-finite values that are dropped).
 
-    Linear: slope through the origin of -log(1 - i/N) on log(mu_(i)), i = 1..int(N(1 - f)).
+    Linear: slope through the origin of -log(1 - F_i) on log(mu_(i)), i = 1..int(N(1 - f)), with
+    F_i = (i - offset) / N (offset 0: skdim >= 0.5; offset 1: skdim 0.3.4).
     MLE: (k - 1) / (sum_{i<=k} log mu_(i) + (N - k) log mu_(k)), Type-II censored Pareto.
     """
     vals = np.empty(count)
@@ -40,15 +41,15 @@ def _fit_ratios(mu: np.ndarray, count: int, discard_fraction: float, mle: bool) 
     sxx = 0.0
     for i in range(keep):
         x = np.log(vals[i])
-        y = -np.log(1.0 - (i + 1) / n)
+        y = -np.log(1.0 - (i + 1 - offset) / n)
         sxy += x * y
         sxx += x * x
     return sxy / sxx
 
 
 @njit(cache=True, error_model="numpy")
-def fit_ratios(mu: np.ndarray, discard_fraction: float, mle: bool) -> float:
-    return _fit_ratios(mu, mu.shape[0], discard_fraction, mle)
+def fit_ratios(mu: np.ndarray, discard_fraction: float, mle: bool, offset: int) -> float:
+    return _fit_ratios(mu, mu.shape[0], discard_fraction, mle, offset)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -59,6 +60,7 @@ def local_twonn(
     n_neighbors: int,
     discard_fraction: float,
     mle: bool,
+    offset: int,
     chunk: int = 512,
 ):
     """TwoNN inside each point's neighbourhood, reusing the neighbour lists.
@@ -110,7 +112,7 @@ def local_twonn(
                         elif d < r2:
                             r2 = d
                 mu[j] = r2 / r1 if r1 > 0.0 else np.inf
-            est[q] = _fit_ratios(mu, L, discard_fraction, mle)
+            est[q] = _fit_ratios(mu, L, discard_fraction, mle, offset)
     return est, fallbacks.sum()
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LIDInputError
-from ..neighbors import Neighbors, kneighbors
+from ..neighbors import Neighbors
 from ..settings import N_NEIGHBORS
-from ..validation import as_cloud, check_enough_points, check_neighbors_param, require_distinct
+from .base import NeighborhoodEstimator
 
 VERSIONS = ("FO", "participation_ratio", "ratio")
 
@@ -55,12 +55,15 @@ def dimension_from_spectra(ev: np.ndarray, version: str = "FO", alpha: float = 0
     raise LIDInputError(f"version must be one of {VERSIONS}, got {version!r}.")
 
 
-class LocalPCA:
+class LocalPCA(NeighborhoodEstimator):
     """Pointwise local-PCA dimension in each point's ``n_neighbors`` neighbours (scikit-learn style).
 
     ``fit(X)`` sets ``dimension_pw_`` (n,), ``dimension_`` (mean), ``explained_variance_pw_``
-    (n, L) descending covariance eigenvalues, and ``neighbors_``.
+    (n, L) descending covariance eigenvalues, and ``neighbors_``; ``fit(X, neighbors=nb)`` uses
+    precomputed lists (checked).
     """
+
+    _min_neighbors = 2
 
     def __init__(self, n_neighbors: int = N_NEIGHBORS, version: str = "FO", alpha: float = 0.05, backend: str = "auto"):
         self.n_neighbors = n_neighbors
@@ -69,16 +72,8 @@ class LocalPCA:
         self.backend = backend
 
     def fit(self, X, y=None, neighbors: Neighbors | None = None) -> "LocalPCA":
-        k = check_neighbors_param(self.n_neighbors, minimum=2)
         if self.version not in VERSIONS:
             raise LIDInputError(f"version must be one of {VERSIONS}, got {self.version!r}.")
-        X = as_cloud(X)
-        if neighbors is None:
-            require_distinct(X)
-            check_enough_points(X.shape[0], k)
-            neighbors = kneighbors(X, k, backend=self.backend)
+        X, neighbors, k = self._prepare(X, neighbors)
         self.explained_variance_pw_ = neighborhood_spectra(X, neighbors.indices[:, :k])
-        self.dimension_pw_ = dimension_from_spectra(self.explained_variance_pw_, self.version, self.alpha)
-        self.neighbors_ = neighbors
-        self.dimension_ = float(np.mean(self.dimension_pw_))
-        return self
+        return self._finish(dimension_from_spectra(self.explained_variance_pw_, self.version, self.alpha), neighbors)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..neighbors import Neighbors, kneighbors
-from ..validation import as_cloud, check_enough_points, check_neighbors_param, require_distinct
+from ..neighbors import Neighbors
 from ..settings import N_NEIGHBORS
 from . import _kernels
+from .base import NeighborhoodEstimator
 
 
 def local_mle_from_neighbors(neighbors: Neighbors, n_neighbors: int, unbiased: bool = False) -> np.ndarray:
@@ -23,11 +23,11 @@ def local_mle_from_neighbors(neighbors: Neighbors, n_neighbors: int, unbiased: b
     return _kernels.local_mle(np.ascontiguousarray(neighbors.distances), n_neighbors, unbiased)
 
 
-class LocalMLE:
+class LocalMLE(NeighborhoodEstimator):
     """Pointwise Levina-Bickel MLE with ``n_neighbors`` neighbours (scikit-learn style).
 
     ``fit(X)`` with X (n, d) distinct finite rows sets ``dimension_pw_`` (n,), ``dimension_``
-    (their mean) and ``neighbors_``.
+    (their mean) and ``neighbors_``; ``fit(X, neighbors=nb)`` uses precomputed lists (checked).
     """
 
     def __init__(self, n_neighbors: int = N_NEIGHBORS, unbiased: bool = False, backend: str = "auto"):
@@ -36,13 +36,5 @@ class LocalMLE:
         self.backend = backend
 
     def fit(self, X, y=None, neighbors: Neighbors | None = None) -> "LocalMLE":
-        k = check_neighbors_param(self.n_neighbors)
-        X = as_cloud(X)
-        if neighbors is None:
-            require_distinct(X)
-            check_enough_points(X.shape[0], k)
-            neighbors = kneighbors(X, k, backend=self.backend)
-        self.dimension_pw_ = local_mle_from_neighbors(neighbors, k, self.unbiased)
-        self.neighbors_ = neighbors
-        self.dimension_ = float(np.mean(self.dimension_pw_))
-        return self
+        X, neighbors, k = self._prepare(X, neighbors)
+        return self._finish(local_mle_from_neighbors(neighbors, k, self.unbiased), neighbors)

@@ -4,8 +4,11 @@ For each point, mu = r2 / r1 (second over first nearest-neighbour distance) foll
 with shape d. Two fits, as in scikit-dimension's ``TwoNN``:
 
 * ``linear`` (Facco et al.): sort the N ratios, drop the largest ``discard_fraction``, keep
-  k = int(N (1 - f)); with F_i = i / N, the slope through the origin of y = -log(1 - F_i) on
-  x = log(mu_(i)), i.e. d = sum(x y) / sum(x x).
+  k = int(N (1 - f)); with the empirical fraction F_i, the slope through the origin of
+  y = -log(1 - F_i) on x = log(mu_(i)), i.e. d = sum(x y) / sum(x x). ``empirical_fraction``
+  names the reference it equals: "skdim-0.5" (F_i = i / N, scikit-dimension 0.5, the default) or
+  "skdim-0.3.4" (F_i = (i - 1) / N, the release locked by the paper's own code; reads about
+  2.6 % lower at L = 128, 5 % at L = 64).
 * ``mle``: the unbiased Type-II-censored maximum likelihood estimate
   d = (k - 1) / (sum_{i<=k} log mu_(i) + (N - k) log mu_(k)) (Denti et al. 2022).
 
@@ -23,20 +26,25 @@ import numpy as np
 
 from ..errors import LIDInputError
 from ..neighbors import Neighbors, kneighbors, resolve_backend
-from ..validation import (
-    as_cloud,
-    check_enough_points,
-    check_fraction,
-    check_neighbors_param,
-    require_distinct,
-)
+from ..settings import DISCARD_FRACTION, N_NEIGHBORS, TWONN_FRACTION, TWONN_FRACTIONS
+from ..validation import as_cloud, check_enough_points, check_fraction, require_distinct
 from . import _kernels
-from ..settings import DISCARD_FRACTION, N_NEIGHBORS
+from .base import NeighborhoodEstimator
 
 METHODS = ("linear", "mle")
 
 
-def _check_method(method: str, discard_fraction: float = 0.1) -> str:
+def fraction_offset(empirical_fraction: str) -> int:
+    """i - F_i N of the linear fit: 0 for "skdim-0.5" (F_i = i / N), 1 for "skdim-0.3.4"."""
+    if empirical_fraction not in TWONN_FRACTIONS:
+        raise LIDInputError(
+            f"empirical_fraction must be one of {TWONN_FRACTIONS} (the scikit-dimension release whose "
+            f"TwoNN fit it equals), got {empirical_fraction!r}."
+        )
+    return TWONN_FRACTIONS.index(empirical_fraction)
+
+
+def _check_method(method: str, discard_fraction: float = DISCARD_FRACTION) -> str:
     if method not in METHODS:
         raise LIDInputError(f"method must be one of {METHODS}, got {method!r}.")
     if method == "linear" and discard_fraction == 0:
@@ -48,25 +56,31 @@ def _check_method(method: str, discard_fraction: float = 0.1) -> str:
 
 
 def twonn_from_distances(
-    r1: np.ndarray, r2: np.ndarray, discard_fraction: float = 0.1, method: str = "linear"
+    r1: np.ndarray,
+    r2: np.ndarray,
+    discard_fraction: float = DISCARD_FRACTION,
+    method: str = "linear",
+    empirical_fraction: str = TWONN_FRACTION,
 ) -> float:
     """TwoNN dimension from first and second neighbour distances r1, r2 (n,) of n points.
 
     Points with r1 == 0 (duplicates) give undefined ratios and are left out, as in scikit-dimension.
     """
     _check_method(method, discard_fraction)
+    offset = fraction_offset(empirical_fraction)
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = np.asarray(r2, dtype=np.float64) / np.asarray(r1, dtype=np.float64)
-    return float(_kernels.fit_ratios(mu, float(discard_fraction), method == "mle"))
+    return float(_kernels.fit_ratios(mu, float(discard_fraction), method == "mle", offset))
 
 
 def local_twonn_from_neighbors(
     X: np.ndarray,
     neighbors: Neighbors,
     n_neighbors: int,
-    discard_fraction: float = 0.1,
+    discard_fraction: float = DISCARD_FRACTION,
     method: str = "linear",
     *,
+    empirical_fraction: str = TWONN_FRACTION,
     backend: str = "auto",
     device: str | None = None,
 ) -> tuple[np.ndarray, int]:
@@ -76,16 +90,18 @@ def local_twonn_from_neighbors(
     rather than read from their own neighbour list).
     """
     backend, device = resolve_backend(backend, device)
+    offset = fraction_offset(empirical_fraction)
     if backend == "torch":
-        est = _local_twonn_torch(X, neighbors.indices[:, :n_neighbors], discard_fraction, method, device)
+        est = _local_twonn_torch(X, neighbors.indices[:, :n_neighbors], discard_fraction, method, offset, device)
         return est, n_neighbors * X.shape[0]
     return _kernels.local_twonn(
-        X, neighbors.distances, neighbors.indices, n_neighbors, float(discard_fraction), method == "mle"
+        X, neighbors.distances, neighbors.indices, n_neighbors, float(discard_fraction), method == "mle", offset
     )
 
 
 def _local_twonn_torch(
-    X: np.ndarray, members: np.ndarray, discard_fraction: float, method: str, device: str, block: int = 128
+    X: np.ndarray, members: np.ndarray, discard_fraction: float, method: str, offset: int, device: str,
+    block: int = 128,
 ) -> np.ndarray:
     """Batched L x L distances inside each neighbourhood (float64, centred Gram), on any device."""
     import torch
@@ -104,11 +120,11 @@ def _local_twonn_torch(
             r = d2.topk(2, dim=2, largest=False).values.sqrt()
             mu = r[..., 1] / r[..., 0]  # r1 == 0 gives inf (or nan for 0/0): dropped below
             mu = torch.where(torch.isfinite(mu), mu, torch.full_like(mu, float("inf"))).sort(dim=1).values
-            out[start : start + block] = _fit_sorted_ratios_torch(mu, discard_fraction, method).cpu().numpy()
+            out[start : start + block] = _fit_sorted_ratios_torch(mu, discard_fraction, method, offset).cpu().numpy()
     return out
 
 
-def _fit_sorted_ratios_torch(mu, discard_fraction: float, method: str):
+def _fit_sorted_ratios_torch(mu, discard_fraction: float, method: str, offset: int):
     import torch
 
     finite = torch.isfinite(mu)
@@ -121,44 +137,56 @@ def _fit_sorted_ratios_torch(mu, discard_fraction: float, method: str):
         last = x.gather(1, (keep.long() - 1).clamp_min(0))
         d = (keep - 1) / (x.sum(1, keepdim=True) + (n - keep) * last)
     else:
-        y = torch.where(used, -torch.log1p(-torch.clamp(i / n, max=1.0 - 1e-300)), torch.zeros_like(mu))
+        y = torch.where(used, -torch.log1p(-torch.clamp((i - offset) / n, max=1.0 - 1e-300)), torch.zeros_like(mu))
         d = (x * y).sum(1, keepdim=True) / (x * x).sum(1, keepdim=True)
     return torch.where(keep >= 2, d, torch.full_like(d, float("nan"))).squeeze(1)
 
 
-class TwoNN:
+class TwoNN(NeighborhoodEstimator):
     """Global TwoNN estimator (scikit-learn style).
 
     Parameters: ``discard_fraction`` in [0, 1) of largest ratios dropped (0.1); ``method``
-    "linear" or "mle". ``fit(X)`` with X (n, d) of distinct finite rows sets ``dimension_``
-    (float), ``r1_`` and ``r2_`` (n,) nearest and second-nearest neighbour distances.
+    "linear" or "mle"; ``empirical_fraction`` "skdim-0.5" or "skdim-0.3.4" (see the module).
+    ``fit(X)`` with X (n, d) of distinct finite rows sets ``dimension_`` (float), ``r1_`` and
+    ``r2_`` (n,) nearest and second-nearest neighbour distances.
     """
 
-    def __init__(self, discard_fraction: float = DISCARD_FRACTION, method: str = "linear", backend: str = "auto"):
+    _min_neighbors = 2
+
+    def __init__(
+        self,
+        discard_fraction: float = DISCARD_FRACTION,
+        method: str = "linear",
+        backend: str = "auto",
+        empirical_fraction: str = TWONN_FRACTION,
+    ):
         self.discard_fraction = discard_fraction
         self.method = method
         self.backend = backend
+        self.empirical_fraction = empirical_fraction
 
     def fit(self, X, y=None) -> "TwoNN":
         check_fraction(self.discard_fraction, "discard_fraction")
         _check_method(self.method, self.discard_fraction)
-        X = as_cloud(X)
-        require_distinct(X)
-        check_enough_points(X.shape[0], 2)
-        nb = kneighbors(X, 2, backend=self.backend)
+        fraction_offset(self.empirical_fraction)
+        X, nb, _ = self._prepare(X, None, n_neighbors=2)  # r1 and r2
         self.r1_, self.r2_ = nb.distances[:, 0], nb.distances[:, 1]
-        self.dimension_ = twonn_from_distances(self.r1_, self.r2_, self.discard_fraction, self.method)
+        self.dimension_ = twonn_from_distances(
+            self.r1_, self.r2_, self.discard_fraction, self.method, self.empirical_fraction
+        )
         return self
 
 
-class LocalTwoNN:
+class LocalTwoNN(NeighborhoodEstimator):
     """Pointwise TwoNN in each point's ``n_neighbors`` nearest neighbours (scikit-learn style).
 
-    Same numbers as ``skdim.id.TwoNN(discard_fraction, method).fit_pw(X, n_neighbors=L)``.
-    ``fit(X)`` with X (n, d) of distinct finite rows, n > L, sets ``dimension_pw_`` (n,) local
-    estimates, ``dimension_`` their mean, ``neighbors_`` the (n, L) neighbour lists and
-    ``n_direct_`` how many member distances were computed directly (not reused).
-    ``backend``: "auto" (CUDA torch if present, else faiss + numba), "numba" or "torch".
+    Same numbers as ``skdim.id.TwoNN(discard_fraction, method).fit_pw(X, n_neighbors=L)`` of the
+    scikit-dimension release named by ``empirical_fraction`` ("skdim-0.5", the default, or
+    "skdim-0.3.4", the paper's locked release). ``fit(X)`` with X (n, d) of distinct finite rows,
+    n > L, sets ``dimension_pw_`` (n,) local estimates, ``dimension_`` their mean, ``neighbors_``
+    the (n, L) neighbour lists and ``n_direct_`` how many member distances were computed directly
+    (not reused). ``fit(X, neighbors=nb)`` uses precomputed lists (checked against X).
+    ``backend``: "auto" (CUDA torch if present, else BLAS + numba), "numba" or "torch".
     """
 
     def __init__(
@@ -168,25 +196,22 @@ class LocalTwoNN:
         method: str = "linear",
         backend: str = "auto",
         device: str | None = None,
+        empirical_fraction: str = TWONN_FRACTION,
     ):
         self.n_neighbors = n_neighbors
         self.discard_fraction = discard_fraction
         self.method = method
         self.backend = backend
         self.device = device
+        self.empirical_fraction = empirical_fraction
 
     def fit(self, X, y=None, neighbors: Neighbors | None = None) -> "LocalTwoNN":
-        L = check_neighbors_param(self.n_neighbors)
         check_fraction(self.discard_fraction, "discard_fraction")
         _check_method(self.method, self.discard_fraction)
-        X = as_cloud(X)
-        if neighbors is None:
-            require_distinct(X)
-            check_enough_points(X.shape[0], L)
-            neighbors = kneighbors(X, L, backend=self.backend, device=self.device)
-        self.dimension_pw_, self.n_direct_ = local_twonn_from_neighbors(
-            X, neighbors, L, self.discard_fraction, self.method, backend=self.backend, device=self.device
+        fraction_offset(self.empirical_fraction)
+        X, neighbors, L = self._prepare(X, neighbors)
+        pw, self.n_direct_ = local_twonn_from_neighbors(
+            X, neighbors, L, self.discard_fraction, self.method,
+            empirical_fraction=self.empirical_fraction, backend=self.backend, device=self.device,
         )
-        self.neighbors_ = neighbors
-        self.dimension_ = float(np.mean(self.dimension_pw_))
-        return self
+        return self._finish(pw, neighbors)
