@@ -26,7 +26,7 @@ def test_a_large_map_is_thinned_and_says_so(tmp_path):
     page = build_report([run], map_budget=300)
     data, _ = page.figures["run0-map--1"]
     assert len(data[0]["x"]) == 300 and len(set(map(float, data[0]["x"]))) == 300
-    assert "Showing 300 of 1,200 points" in page.render()
+    assert "Showing 300 of 1,200 points, a random sample" in page.render()
     full = build_report([run])
     assert len(full.figures["run0-map--1"][0][0]["x"]) == 1200 and "All 1,200 points" in full.render()
 
@@ -89,3 +89,15 @@ def test_cli_tokens_and_report(tmp_path):
     r = CliRunner().invoke(app, ["report", str(a), str(b), "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 0, r.output
     assert "cmp0-movers" in (tmp_path / "r.html").read_text() and "http" not in r.output
+
+
+def test_a_recorded_interval_is_shown_next_to_the_drilldown_one(tmp_path):
+    import json
+
+    run = fake_run(tmp_path / "a", BASE)
+    s = json.loads((run / "summary.json").read_text())
+    s["layers"] = {"-1": {"interval": {"estimate": 9.87, "se": 0.1, "low": 9.61, "high": 10.13, "method": "replicates",
+                                       "n": 5}}}
+    (run / "summary.json").write_text(json.dumps(s))
+    html = build_report([run]).render()
+    assert "9.87 [9.61, 10.13]" in html and "replicates interval" in html

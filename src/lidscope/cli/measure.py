@@ -119,7 +119,7 @@ def _print_summary(console: Any, r: Any) -> None:
         t.add_row("forward", f"{ex.get('tokens_per_second') or 0:,.0f} tokens/s, computed/real positions "
                   f"{ex['padding_ratio']:.3f}")
     if r.out_dir:
-        t.add_row("results", f"{r.out_dir}/ (summary.json, tokens.parquet, lid.png)")
+        t.add_row("results", f"{r.out_dir}/ ({', '.join(r.summary.get('files', ['summary.json', 'tokens.parquet']))})")
     console.print(t)
     for note in s.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
@@ -212,7 +212,12 @@ def register(app: typer.Typer) -> None:
                                                       "estimator skip the forward pass."),
         no_cache: bool = typer.Option(False, "--no-cache", rich_help_panel=_PANEL_RUN,
                                       help="Do not keep token vectors (they are still streamed to a temporary folder)."),
-        no_figures: bool = typer.Option(False, "--no-figures", rich_help_panel=_PANEL_RUN, help="Skip lid.png."),
+        no_figures: bool = typer.Option(False, "--no-figures", rich_help_panel=_PANEL_RUN,
+                                        help="Skip lid.png and report.html."),
+        no_keep_texts: bool = typer.Option(False, "--no-keep-texts", rich_help_panel=_PANEL_RUN,
+                                           help="Do not keep the sampled texts (texts.parquet) in the result "
+                                                "folder, e.g. for private data; the report then shows tokens "
+                                                "without their context."),
         threads: Optional[int] = typer.Option(None, "--threads", rich_help_panel=_PANEL_RUN,
                                               help="torch CPU threads (default: torch's choice)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
@@ -240,6 +245,7 @@ def register(app: typer.Typer) -> None:
             discard_fraction=discard_fraction, backend=backend, out=out, cache_dir=cache_dir,
             use_cache=not no_cache, figures=not no_figures, **kw,
         )
+        kwargs["keep_texts"] = not no_keep_texts
         quiet_transformers()
         try:
             if quiet:

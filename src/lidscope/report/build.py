@@ -92,6 +92,7 @@ def contexts(run: Run, pts: Any, rows: np.ndarray) -> list[list[Any]]:
     shown = pts["shown"].to_numpy()
     lid = pts["lid"].to_numpy()
     seq = pts["seq_index"].to_numpy()
+    pos_ = pts["position"].to_numpy()
     a_ = pts["char_start"].to_numpy() if has_span else None
     b_ = pts["char_end"].to_numpy() if has_span else None
     nbs = pts["neighbors"].to_numpy() if "neighbors" in pts.columns else None
@@ -107,6 +108,11 @@ def contexts(run: Run, pts: Any, rows: np.ndarray) -> list[list[Any]]:
             before = ("…" if a > w else "") + text[max(0, a - w):a]
             tok = text[a:b]
             after = text[b:b + w] + ("…" if b + w < len(text) else "")
+        elif text is not None:   # no span (a special token): its text beside it
+            if int(pos_[r]) == 0:
+                after = " " + text[:w] + ("…" if w < len(text) else "")
+            else:
+                before = ("…" if len(text) > w else "") + text[-w:] + " "
         near = ""
         if nbs is not None and nbs[r] is not None:
             near = " · ".join(f"{shown[pos_of[int(j)]]} ({lid[pos_of[int(j)]]:.1f})"
@@ -127,7 +133,7 @@ def _map(page: Page, run: Run, d: Drilldown, fid: str, budget: int) -> None:
     share = run.points_meta.get("map_variance_share", {}).get(str(d.layer)) or \
         run.summary.get("map", {}).get("variance_share", {}).get(str(d.layer))
     var = f" (they explain {share[0]:.0%} and {share[1]:.0%} of the variance)" if share else ""
-    thin = (f"Showing {len(rows):,} of {n:,} points, a random sample (seed 0), so the page stays fast; "
+    thin = (f"Showing {len(rows):,} of {n:,} points, a random sample (seed 0), so that the page stays fast. "
             if len(rows) < n else f"All {n:,} points. ")
     page.note(f"Layer {d.layer}: each point's first two principal components{var}, coloured by its local "
               f"dimension (colour scale clipped at the 2nd and 98th percentiles). {thin}"
@@ -163,9 +169,10 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
             ("median", f"{np.nanmedian(first.points['lid']):.2f}"), ("points N", f"{len(first.points):,}"),
             ("sequences", f"{first.points['seq_index'].nunique():,}"),
             ("neighbours L", str(params.get("n_neighbors", "?")))]
-    rep = s.get("interval")
-    if isinstance(rep, dict) and "lo" in rep and "hi" in rep:
-        kpis.insert(1, ("replicate interval", f"[{rep['lo']:.2f}, {rep['hi']:.2f}]"))
+    rec = (s.get("layers", {}).get(str(first.layer), {}) or {}).get("interval") or s.get("interval")
+    if isinstance(rec, dict) and np.isfinite(rec.get("low", np.nan)):
+        kpis.insert(1, (f"recorded mean, {rec.get('method', '')} interval (lidscope.stats, n = {rec.get('n')})",
+                        _fmt_ci(rec["estimate"], rec["low"], rec["high"])))
     page.kpis(kpis)
     page.note(f"Model {s.get('model', {}).get('name', '?')}, data {s.get('data', {}).get('name', '?')}, "
               f"estimator {params.get('estimator', '?')}, token convention {first.convention}. "
