@@ -21,7 +21,7 @@ from lidscope.experiments.grokking.data import (
     vocab_size,
 )
 from lidscope.experiments.grokking.model import GrokTransformer, ModelConfig
-from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_dir, run_sweep
+from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_dir, run_sweep, sweep_configs
 from lidscope.experiments.grokking.train import (
     CHECKPOINT_DIR,
     GrokConfig,
@@ -222,12 +222,23 @@ def test_operand_positions(tmp_path: Path) -> None:
 
 def test_sweep(tmp_path: Path) -> None:
     base = quick_config(steps=10, eval_every=5)
-    results = run_sweep(base, [0.4, 0.6], tmp_path)
-    assert sorted(results) == [0.4, 0.6]
-    assert (tmp_path / SWEEP_FIGURE).exists() and run_dir(tmp_path, 0.4).joinpath("metrics.parquet").exists()
+    configs = sweep_configs(base, [0.4, 0.6], ops=["+", "/"], weight_decays=[1.0, 0.0])
+    assert len(configs) == 8 and {(c.op, c.weight_decay) for c in configs} == {
+        ("+", 1.0), ("+", 0.0), ("/", 1.0), ("/", 0.0)}
+    results = run_sweep(configs[:2], tmp_path)
+    assert list(results) == ["add-p23-f0.4-wd1-s0", "add-p23-f0.4-wd0-s0"]
+    assert (tmp_path / SWEEP_FIGURE).exists() and run_dir(tmp_path, configs[0]).joinpath("metrics.parquet").exists()
+    summary = json.loads((tmp_path / "sweep.json").read_text())
+    runs = summary["runs"]
+    assert summary["cpu_seconds_total"] == pytest.approx(sum(r["cpu_seconds"] for r in runs.values()))
+    assert all(r["cpu_seconds"] > 0 and r["steps_done"] == 10 for r in runs.values())
     with pytest.raises(ValueError, match="between 0 and 1"):
-        run_sweep(base, [0.4, 1.2], tmp_path / "bad")
-    assert not (tmp_path / "bad").exists()  # validated before anything ran
+        sweep_configs(base, [0.4, 1.2])
+    with pytest.raises(ValueError, match="repeat"):
+        sweep_configs(base, [0.4], ops=["+", "+"])
+    with pytest.raises(ValueError, match="distinct"):  # the data-dependent check, before anything runs
+        run_sweep([dataclasses.replace(base, train_fraction=0.9, lid_points=200)], tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 # ---------------------------------------------------------------- analysis
@@ -313,6 +324,21 @@ def test_cli_sweep_quick(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert (tmp_path / SWEEP_FIGURE).exists()
     bad = runner.invoke(app, ["grokking-sweep", "--quick", "--train-fractions", "0.4,x", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "comma-separated" in bad.output
+    bad = runner.invoke(app, ["grokking-sweep", "--plan", "nope", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "quick-study" in bad.output
+
+
+def test_cli_sweep_product_and_plan(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, runner = cli
+    result = runner.invoke(app, ["grokking-sweep", "--quick", "--steps", "6", "--train-fractions", "0.5",
+                                 "--ops", "+,-", "--weight-decays", "0", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "p").iterdir() if p.is_dir()) == [
+        "add-p23-f0.5-wd0-s0", "sub-p23-f0.5-wd0-s0"]
+    result = runner.invoke(app, ["grokking-sweep", "--plan", "quick-study", "--steps", "4", "--eval-every", "2",
+                                 "--out", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "q" / "sweep.json").read_text())["runs"]) == 4
 
 
 def test_config_json_roundtrip() -> None:

@@ -57,3 +57,49 @@ def test_rising_or_constant_series_never_drop(values):
     rising = sorted(values)
     assert drop(rising) == []
     assert plateau([rising[0]] * 4).detected
+
+
+# ---------------------------------------------------------------- fall alarm (the grokking early warning)
+
+from lidscope.training.signals import FallRule, fall_alarm, series_noise  # noqa: E402
+
+
+def test_series_noise_is_robust_to_one_jump():
+    rng = __import__("numpy").random.default_rng(0)
+    flat = list(10 + 0.1 * rng.standard_normal(200))
+    assert series_noise(flat) == pytest.approx(0.1, rel=0.2)
+    jumped = flat[:100] + [v - 5 for v in flat[100:]]   # one step change: the median ignores it
+    assert series_noise(jumped) == pytest.approx(series_noise(flat), rel=0.1)
+    assert math.isnan(series_noise([1.0, 2.0]))
+
+
+def test_fall_alarm_is_causal_and_skips_the_initial_transient():
+    steps = list(range(0, 1100, 100))
+    vals = [16.0, 10.0, 12.0, 15.0, 16.0, 16.5, 16.0, 14.0, 12.0, 9.0, 7.0]
+    rule = FallRule(rel_drop=0.1, window=None, confirm=1, skip=1)
+    a = fall_alarm(vals, steps, rule)
+    assert (a.step, a.reference_step, a.value) == (700, 500, 14.0)   # not at 100 (16 -> 10 is the init)
+    # causal: the alarm on the series cut at the alarm is the same alarm
+    assert fall_alarm(vals[:8], steps[:8], rule).step == 700
+    assert fall_alarm(vals[:7], steps[:7], rule) is None
+    # without skipping step 0 the init transient fires at once
+    assert fall_alarm(vals, steps, FallRule(rel_drop=0.1, skip=0)).step == 100
+    # confirmation: two consecutive low values
+    assert fall_alarm(vals, steps, FallRule(rel_drop=0.1, confirm=2, skip=1)).step == 800
+
+
+def test_fall_alarm_noise_threshold_silences_jitter():
+    vals = [10.0, 10.8, 9.9, 10.7, 9.6, 10.9, 10.0, 9.5]      # jitter of ~0.5, drops of up to 13 %
+    rule = FallRule(rel_drop=0.1, skip=0)
+    assert fall_alarm(vals, rule=rule) is not None
+    assert fall_alarm(vals, rule=FallRule(rel_drop=0.1, skip=0, noise_z=3.0), noise=0.5) is None
+    # a real fall far beyond the noise still fires
+    assert fall_alarm(vals + [5.0], rule=FallRule(rel_drop=0.1, skip=0, noise_z=3.0), noise=0.5).step == 8
+
+
+def test_fall_rule_rejects_bad_parameters():
+    for kw in ({"rel_drop": 0.0}, {"rel_drop": 1.5}, {"window": 0}, {"confirm": 0}, {"skip": -1},
+               {"noise_z": 0.0}):
+        with pytest.raises(ValueError):
+            FallRule(**kw)
+

@@ -144,59 +144,79 @@ def register(app: typer.Typer) -> None:
 
     @app.command("grokking-sweep")
     def grokking_sweep(
-        out: Path = typer.Option(..., "--out", help="output directory; one sub-directory per fraction"),
+        out: Path = typer.Option(..., "--out", help="output directory; one sub-directory per run"),
         train_fractions: str = typer.Option(
             "0.2,0.3,0.5", help="comma-separated train fractions, e.g. 0.1,0.2,0.3"
         ),
-        prime: Optional[int] = typer.Option(None, help="modulus p [97; quick: 23]"),
-        op: Optional[str] = typer.Option(None, "--op", help=f"{OPS_HELP} [+]"),
+        primes: Optional[str] = typer.Option(None, help="comma-separated moduli, e.g. 59,97 [97; quick: 23]"),
+        ops: Optional[str] = typer.Option(None, "--ops", help="comma-separated operations from + - * / [+]"),
+        weight_decays: Optional[str] = typer.Option(None, help="comma-separated AdamW weight decays [1.0]"),
+        seeds: Optional[str] = typer.Option(None, help="comma-separated seeds of init, batches, dropout [0]"),
+        plan: Optional[str] = typer.Option(
+            None, help="a fixed plan instead of the product: 'study' (the 16 runs of docs/signals.md) or "
+                       "'quick-study'; --steps may still lengthen it"),
         steps: Optional[int] = typer.Option(None, help="optimizer steps per run [5000; quick: 30]"),
-        weight_decay: Optional[float] = typer.Option(None, help="AdamW weight decay [1.0]"),
         eval_every: Optional[int] = typer.Option(None, help="evaluate every K steps [500]"),
         lid_points: Optional[int] = typer.Option(None, help=f"N points per LID cloud [{GROKKING_N_POINTS}]"),
         lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' [all]"),
-        seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
         threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="start every run over"),
     ) -> None:
-        """Run several train fractions and draw validation accuracy and LID of all in one figure."""
-        from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_sweep, sweep_configs
+        """Many runs (the product of the given lists, or a fixed --plan); one figure of all of them."""
+        from lidscope.experiments.grokking.study import plan_configs, study_plan
+        from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, SWEEP_SUMMARY, run_sweep, sweep_configs
+
+        def floats(text: Optional[str], what: str, cast: Callable[[str], Any] = float) -> Optional[list[Any]]:
+            if text is None:
+                return None
+            try:
+                return [cast(x) for x in text.split(",") if x.strip()]
+            except ValueError:
+                _bad_input(ValueError(f"--{what} must be comma-separated numbers, got {text!r}"))
+                raise  # unreachable
 
         try:
-            fractions = [float(x) for x in train_fractions.split(",") if x.strip()]
-        except ValueError:
-            _bad_input(ValueError(f"--train-fractions must be comma-separated numbers, got {train_fractions!r}"))
-        try:
-            base = _config(
-                quick, prime=prime, op=op, steps=steps, weight_decay=weight_decay, eval_every=eval_every,
-                lid_points=lid_points, lid_neighbors=lid_neighbors, lid_positions=lid_positions,
-                seed=seed, data_seed=data_seed,
-            )
-            sweep_configs(base, fractions)
+            if plan is not None:
+                the_plan, base = study_plan(plan)
+                base = dataclasses.replace(base, **{k: v for k, v in dict(
+                    steps=steps, eval_every=eval_every, lid_points=lid_points, lid_neighbors=lid_neighbors,
+                    lid_positions=lid_positions, data_seed=data_seed).items() if v is not None})
+                configs = [c for _, c in plan_configs(the_plan, base)]
+            else:
+                base = _config(
+                    quick, steps=steps, eval_every=eval_every, lid_points=lid_points,
+                    lid_neighbors=lid_neighbors, lid_positions=lid_positions, data_seed=data_seed,
+                )
+                configs = sweep_configs(
+                    base, floats(train_fractions, "train-fractions") or [],
+                    primes=floats(primes, "primes", int),
+                    ops=None if ops is None else [x.strip() for x in ops.split(",") if x.strip()],
+                    weight_decays=floats(weight_decays, "weight-decays"), seeds=floats(seeds, "seeds", int),
+                )
         except ValueError as exc:
             _bad_input(exc)
         _set_threads(threads)
+        from lidscope.experiments.grokking.study import run_name
+
         with _progress() as progress:
             state: dict[str, Any] = {}
 
             def on_run(c: Any) -> None:
-                state["task"] = progress.add_task("starting", total=c.steps, name=f"frac {c.train_fraction:g}")
+                state["task"] = progress.add_task("starting", total=c.steps, name=run_name(c))
 
             try:
                 results = run_sweep(
-                    base, fractions, out, fresh=fresh, on_run=on_run,
+                    configs, out, fresh=fresh, on_run=on_run,
                     on_step=_on_step(progress, lambda: state["task"]),
                     on_eval=lambda r: progress.update(state["task"], completed=r["step"], description=_fmt(r)),
                 )
             except (ValueError, OSError) as exc:  # bad settings, --out problems, a damaged checkpoint
                 progress.stop()
                 _bad_input(exc)
-        from lidscope.experiments.grokking.sweep import run_dir
-
-        for frac, rows in results.items():
-            typer.echo(f"--- train fraction {frac:g}")
-            _report(rows, run_dir(out, frac))
-        typer.echo(f"figure: {out / SWEEP_FIGURE}")
+        for name, rows in results.items():
+            typer.echo(f"--- {name}")
+            _report(rows, out / name)
+        typer.echo(f"figure: {out / SWEEP_FIGURE}; summary with CPU seconds per run: {out / SWEEP_SUMMARY}")

@@ -33,9 +33,11 @@ from lidscope.settings import MeasureSettings
 class ClassifyConfig:
     """One classifier run. Defaults: the ``overfit`` setting on Wikipedia topics."""
 
-    model: str = "minilm"
+    model: str = "minilm"              # an encoder folder / bundled name, or "scratch" (see SCRATCH_MODEL)
     data: str = "wikipedia"            # wikipedia (12 topics) or bbc (5 topics)
     per_class_train: int = 8
+    majority_factor: int = 1           # the first class (sorted) gets this many times per_class_train
+    label_noise: float = 0.0           # fraction of training labels replaced by another class (uniform)
     per_class_val: int = 20
     epochs: int = 30
     batch_size: int = 16
@@ -56,6 +58,11 @@ class ClassifyConfig:
         d = asdict(self)
         d["settings"] = self.settings.to_dict()
         return d
+
+
+#: The from-scratch model (``model="scratch"``): a small BERT encoder, random init, MiniLM's tokenizer.
+SCRATCH_MODEL: dict[str, int] = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                                 "intermediate_size": 128, "max_position_embeddings": 128}
 
 
 def overfit_config(**kw: Any) -> ClassifyConfig:
@@ -105,6 +112,30 @@ def per_class_sample(items: list[tuple[str, str, str]], per_class: int, seed: in
     return out
 
 
+def imbalanced_sample(items: list[tuple[str, str, str]], per_class: int, majority_factor: int,
+                      seed: int) -> list[tuple[str, str, str]]:
+    """`per_class_sample`, with the first class (sorted by name) given ``majority_factor`` times as many."""
+    if majority_factor < 1:
+        raise ValueError(f"majority_factor must be >= 1, got {majority_factor}")
+    major = min(lab for _, _, lab in items)
+    rest = [it for it in items if it[2] != major]
+    return (per_class_sample([it for it in items if it[2] == major], per_class * majority_factor, seed)
+            + per_class_sample(rest, per_class, seed))
+
+
+def noisy_labels(labels: list[int], n_classes: int, fraction: float, seed: int) -> list[int]:
+    """Replace ``round(fraction * n)`` seeded-chosen labels by a different class, uniformly drawn."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"label_noise must lie in [0, 1), got {fraction}")
+    if fraction > 0 and n_classes < 2:
+        raise ValueError("label noise needs at least two classes")
+    rng = np.random.default_rng([seed, 104729])
+    out = list(labels)
+    for i in rng.permutation(len(out))[: int(round(fraction * len(out)))]:
+        out[i] = int((out[i] + rng.integers(1, n_classes)) % n_classes)
+    return out
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     f1s = []
     for c in range(n_classes):
@@ -136,23 +167,33 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    train = per_class_sample(labelled_items(cfg.data, "train"), cfg.per_class_train, cfg.seed)
-    val = per_class_sample(labelled_items(cfg.data, "validation"), cfg.per_class_val, cfg.seed)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    train = imbalanced_sample(labelled_items(cfg.data, "train"), cfg.per_class_train, cfg.majority_factor, cfg.seed)
+    val = imbalanced_sample(labelled_items(cfg.data, "validation"), cfg.per_class_val, cfg.majority_factor, cfg.seed)
     labels = sorted({lab for _, _, lab in train} | {lab for _, _, lab in val})
     lid_of = {lab: i for i, lab in enumerate(labels)}
-    folder, _ = hf_folder(cfg.model)
+    scratch = cfg.model == "scratch"
+    folder, _ = hf_folder("minilm" if scratch else cfg.model)
     tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     torch.manual_seed(cfg.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), local_files_only=True, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id=lid_of)
+    if scratch:
+        from transformers import BertConfig
 
-    def encode(rows: list[tuple[str, str, str]]) -> Any:
-        ds = Dataset.from_dict({"text": [t for _, t, _ in rows], "label": [lid_of[lab] for _, _, lab in rows]})
+        model = AutoModelForSequenceClassification.from_config(BertConfig(
+            vocab_size=tok.vocab_size, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=lid_of,
+            **SCRATCH_MODEL))
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(folder), local_files_only=True, num_labels=len(labels),
+            id2label=dict(enumerate(labels)), label2id=lid_of)
+    train_labels = noisy_labels([lid_of[lab] for _, _, lab in train], len(labels), cfg.label_noise, cfg.seed)
+
+    def encode(rows: list[tuple[str, str, str]], ids: list[int] | None = None) -> Any:
+        ids = [lid_of[lab] for _, _, lab in rows] if ids is None else ids
+        ds = Dataset.from_dict({"text": [t for _, t, _ in rows], "label": ids})
         return ds.map(lambda b: tok(b["text"], truncation=True, max_length=cfg.max_length), batched=True)
 
-    train_ds, val_ds = encode(train), encode(val)
+    train_ds, val_ds = encode(train, train_labels), encode(val)
     steps_per_epoch = max(1, -(-len(train_ds) // cfg.batch_size))
     eval_steps = steps_per_epoch * cfg.eval_every_epochs
 
@@ -180,6 +221,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     f1 = {int(h["step"]): float(h["eval_f1"]) for h in trainer.state.log_history if "eval_f1" in h}
     f1_steps = sorted(f1)
     f1_vals = [f1[s] for s in f1_steps]
+    val_loss = {int(h["step"]): float(h["eval_loss"]) for h in trainer.state.log_history if "eval_loss" in h}
     best = int(np.argmax(f1_vals)) if f1_vals else None
     # "F1 stopped improving": the first evaluation after which F1 never gains more than 0.01 again
     stop_step = None
@@ -191,7 +233,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     summary = {
         "config": cfg.to_dict(), "labels": labels, "n_train": len(train), "n_val": len(val),
         "steps_per_epoch": steps_per_epoch, "lid_steps": steps, "lid_mean": lids,
-        "f1_steps": f1_steps, "val_f1": f1_vals,
+        "f1_steps": f1_steps, "val_f1": f1_vals, "val_loss": [val_loss.get(s) for s in f1_steps],
         "best_f1": f1_vals[best] if best is not None else None,
         "best_f1_step": f1_steps[best] if best is not None else None,
         "final_f1": f1_vals[-1] if f1_vals else None,
@@ -199,10 +241,11 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
         "lid_plateau": p.__dict__ if p is not None else None,
         "lid_drops": [e.__dict__ for e in drop(lids, steps)],
         "lid_cost": lid.cost(), "seconds_total": time.perf_counter() - t0, "seconds_train": train_seconds,
+        "cpu_seconds": time.process_time() - cpu0,
     }
     write_json(out / "summary.json", summary)
     summary["figures"] = [str(x) for x in plot_training(store, out / "training", metrics=["eval_f1", "eval_loss"],
-                                                        title=f"MiniLM topic classifier on {cfg.data}: "
+                                                        title=f"{cfg.model} topic classifier on {cfg.data}: "
                                                               f"{cfg.per_class_train} per class, {cfg.epochs} epochs")]
     write_json(out / "summary.json", summary)
     return summary

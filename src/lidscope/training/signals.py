@@ -169,6 +169,96 @@ def drop(
     return events
 
 
+def series_noise(values: Sequence[float]) -> float:
+    """Robust standard deviation of one measurement, from a series' consecutive differences.
+
+    ``1.4826 * MAD(diff) / sqrt(2)``: the median absolute deviation of the first differences scaled to a
+    Gaussian standard deviation, divided by sqrt(2) because a difference holds two measurements' noise.
+    The median ignores the few large steps of a real change; a steady trend inflates it (conservative).
+    Needs at least 3 values (2 differences); ``nan`` for fewer.
+    """
+    v = [float(x) for x in values]
+    if len(v) < 3:
+        return math.nan
+    d = [b - a for a, b in zip(v[:-1], v[1:])]
+    med = sorted(d)[len(d) // 2] if len(d) % 2 else sum(sorted(d)[len(d) // 2 - 1: len(d) // 2 + 1]) / 2
+    dev = sorted(abs(x - med) for x in d)
+    n = len(dev)
+    mad = dev[n // 2] if n % 2 else (dev[n // 2 - 1] + dev[n // 2]) / 2
+    return 1.4826 * mad / math.sqrt(2)
+
+
+@dataclass(frozen=True)
+class FallRule:
+    """An online alarm for a fall of mean LID: "LID has left its high level; a gain may follow".
+
+    At measurement ``i`` (ignoring the first ``skip`` measurements, e.g. the random initialisation)
+    the reference is the highest of the previous ``window`` values (``None``: of all values since
+    ``skip``). Measurement ``i`` is *low* when it lies more than the threshold below its reference;
+    the alarm fires at the first measurement that completes ``confirm`` consecutive low ones.
+    Threshold: ``rel_drop * reference``, raised to ``noise_z * sqrt(2) * noise`` when ``noise_z`` is
+    set (``noise``: given, else `series_noise` of the values seen so far), so a fall counts only if it
+    exceeds the noise of a difference of two measurements.
+    """
+
+    rel_drop: float = 0.1
+    window: int | None = None
+    confirm: int = 1
+    skip: int = 1
+    noise_z: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rel_drop < 1.0:
+            raise ValueError(f"rel_drop must lie in (0, 1), got {self.rel_drop}")
+        if self.window is not None and self.window < 1:
+            raise ValueError(f"window must be >= 1 or None, got {self.window}")
+        if self.confirm < 1 or self.skip < 0:
+            raise ValueError(f"confirm must be >= 1 and skip >= 0, got {self.confirm}, {self.skip}")
+        if self.noise_z is not None and self.noise_z <= 0:
+            raise ValueError(f"noise_z must be positive or None, got {self.noise_z}")
+
+
+#: The shipped fall alarm, chosen on the tuning half of the grokking study (docs/signals.md).
+FALL_RULE = FallRule()
+
+
+@dataclass
+class Alarm:
+    """Where a `FallRule` fired: the measurement, its reference and the threshold it passed."""
+
+    index: int
+    step: int
+    reference_step: int
+    reference: float
+    value: float
+    relative: float
+    threshold: float
+
+
+def fall_alarm(values: Sequence[float], steps: Sequence[int] | None = None, rule: FallRule | None = None,
+               *, noise: float | None = None) -> Alarm | None:
+    """The first alarm of ``rule`` (default `FALL_RULE`) on a series, as it would have fired online.
+
+    Uses only values up to each measurement (causal). Returns ``None`` when it never fires.
+    """
+    rule = FALL_RULE if rule is None else rule
+    vals, st = _prepare(values, steps)
+    run = 0
+    for i in range(rule.skip + 1, len(vals)):
+        lo = rule.skip if rule.window is None else max(rule.skip, i - rule.window)
+        ref_i = max(range(lo, i), key=lambda k: vals[k])
+        thr = rule.rel_drop * abs(vals[ref_i])
+        if rule.noise_z is not None:
+            sd = noise if noise is not None else series_noise(vals[rule.skip: i + 1])
+            if math.isfinite(sd):
+                thr = max(thr, rule.noise_z * math.sqrt(2) * sd)
+        run = run + 1 if vals[ref_i] - vals[i] > thr else 0
+        if run >= rule.confirm:
+            ref = vals[ref_i]
+            return Alarm(i, st[i], st[ref_i], ref, vals[i], (ref - vals[i]) / abs(ref) if ref else math.inf, thr)
+    return None
+
+
 def describe(values: Sequence[float], steps: Sequence[int] | None = None, **kwargs: Any) -> dict[str, Any]:
     """Both signals as a JSON-able dict (for reports and the CLI)."""
     p = plateau(values, steps, **{k: v for k, v in kwargs.items() if k in ("window", "noise")})

@@ -17,9 +17,9 @@ Accuracy crossings are the first evaluation step with validation accuracy >= 0.5
 time is ``crossing - onset`` in steps (positive: LID falls first). Resolution is the evaluation cadence.
 
 The rule above looks at the whole series (it needs the later minimum). As a causal alternative that
-could run during training, ``first_alarm`` is the first event of the training-dynamics module's
-online drop signal (`lidscope.training.signals.drop`, default tolerances: a value more than 5 % below
-the highest of the previous 3) on the raw series after step 0, with its own lead times.
+could run during training, ``first_alarm`` is where the training-dynamics module's shipped online rule
+(`lidscope.training.signals.fall_alarm` with `FALL_RULE`, chosen in docs/signals.md) fires on the raw
+series, with its own lead times.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ def lead_time(rows: Sequence[Mapping[str, Any]], lid_key: str = "lid_val_mean", 
         peak_idx = int(np.argmax(m))
         after_min = float(m[peak_idx:].min())
         rel = (m[peak_idx] - after_min) / m[peak_idx] if m[peak_idx] > 0 else 0.0
-    alarm = first_alarm([int(x) for x in steps], [float(r[lid_key]) for r in used])
+    with_lid = [r for r in rows if r.get(lid_key) is not None and not math.isnan(r[lid_key])]
+    alarm = first_alarm([int(r["step"]) for r in with_lid], [float(r[lid_key]) for r in with_lid])
     all_steps = [r["step"] for r in rows]
     val = [r["val_acc"] for r in rows]
     c50 = first_crossing(all_steps, val, 0.5)
@@ -155,12 +156,9 @@ def lead_time(rows: Sequence[Mapping[str, Any]], lid_key: str = "lid_val_mean", 
 
 
 def first_alarm(steps: Sequence[int], values: Sequence[float]) -> int | None:
-    """Step of the first event of `lidscope.training.signals.drop` (default tolerances), or ``None``."""
-    from lidscope.training.signals import drop
+    """Step at which `lidscope.training.signals.fall_alarm` (the shipped `FALL_RULE`) first fires on the
+    series (step 0 included: the rule skips it), or ``None``."""
+    from lidscope.training.signals import fall_alarm
 
-    # run it as it would run online: on every prefix of the series (its events are merged and end at
-    # the deepest point, so the first event's step is not when it first fired)
-    for k in range(2, len(values) + 1):
-        if drop(values[:k], steps[:k]):
-            return int(steps[k - 1])
-    return None
+    alarm = fall_alarm(values, steps)
+    return None if alarm is None else alarm.step

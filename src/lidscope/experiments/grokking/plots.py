@@ -78,3 +78,44 @@ def plot_sweep(runs: Mapping[str, Rows], path: str | Path, title: str = "") -> N
         ax_acc.set_title(title, fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_small_multiples(runs: Mapping[str, Rows], path: str | Path, *, lid_key: str = "lid_val_mean",
+                         metric_key: str = "val_acc", marks: Mapping[str, Sequence[float | None]] | None = None,
+                         metric_label: str = "val accuracy", columns: int = 4) -> None:
+    """One small panel per run: ``metric_key`` (left axis, blue) and ``lid_key`` (right axis, red)
+    against step on a linear axis, step 0 included; ``marks[name]`` = (alarm step, event step) drawn as
+    a dashed black and a dotted green vertical line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(runs)
+    if not names:
+        raise ValueError("no runs to draw")
+    cols = min(columns, len(names))
+    nrows = -(-len(names) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.3 * nrows), squeeze=False, constrained_layout=True)
+    lid_max = max((float(r[lid_key]) for rows in runs.values() for r in rows if r.get(lid_key) is not None),
+                  default=1.0)
+    for ax, name in zip(axes.ravel(), names):
+        rows = sorted(runs[name], key=lambda r: r["step"])
+        steps = [int(r["step"]) for r in rows]
+        ax.plot(steps, [r[metric_key] for r in rows], "-", color="C0", lw=1.2)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=6)
+        twin = ax.twinx()
+        twin.plot(steps, [r.get(lid_key) for r in rows], "-", marker=".", ms=2, color="C3", lw=1)
+        twin.set_ylim(0, lid_max * 1.05)
+        twin.tick_params(labelsize=6, colors="C3")
+        for step, style in zip((marks or {}).get(name, ()), (("k", "--"), ("C2", ":"))):
+            if step is not None:
+                ax.axvline(step, color=style[0], ls=style[1], lw=1)
+        ax.set_title(name, fontsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{metric_label} (blue, left) and {lid_key} (red, right); dashed: LID alarm, dotted: event",
+                 fontsize=8)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

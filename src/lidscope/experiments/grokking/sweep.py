@@ -1,72 +1,140 @@
-"""Several grokking runs that differ only in train fraction, drawn in one figure."""
+"""Many grokking runs: a product of primes, operations, train fractions, weight decays and seeds (or a
+fixed plan), each in its own resumable directory, with one summary and one small-multiples figure."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...outputs import write_json
-from .train import GrokConfig, analyse, run
+from .data import POSITION_SETS, distinct_prefixes, make_data
+from .study import run_name
+from .train import GrokConfig, analyse, lid_cost, run
 
 SWEEP_FIGURE = "grokking-sweep.png"
 SWEEP_SUMMARY = "sweep.json"
 
 
-def run_dir(out: str | Path, fraction: float) -> Path:
-    """Sub-directory of the sweep's ``out`` that holds the run with this train fraction."""
-    return Path(out) / f"train-fraction-{fraction:g}"
+def run_dir(out: str | Path, config: GrokConfig) -> Path:
+    """Sub-directory of the sweep's ``out`` that holds ``config``'s run (see `study.run_name`)."""
+    return Path(out) / run_name(config)
 
 
-def sweep_configs(base: GrokConfig, fractions: Sequence[float]) -> list[GrokConfig]:
-    """One validated config per train fraction; raises ``ValueError`` before anything runs."""
-    if not fractions:
-        raise ValueError("give at least one train fraction, e.g. --train-fractions 0.2,0.3,0.5")
-    if len(set(fractions)) != len(fractions):
-        raise ValueError(f"train fractions repeat: {list(fractions)}")
-    configs = [dataclasses.replace(base, train_fraction=float(f)) for f in fractions]
+def _unique(name: str, values: Sequence[Any]) -> list[Any]:
+    if not values:
+        raise ValueError(f"give at least one value for {name}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} repeat: {list(values)}")
+    return list(values)
+
+
+def sweep_configs(
+    base: GrokConfig,
+    fractions: Sequence[float],
+    *,
+    primes: Sequence[int] | None = None,
+    ops: Sequence[str] | None = None,
+    weight_decays: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[GrokConfig]:
+    """Every combination of the given values (others from ``base``), validated before anything runs.
+
+    Raises ``ValueError`` naming the fix for a bad value, a repeated value, or a run whose split has
+    fewer distinct (input, position) points than ``lid_points``.
+    """
+    axes = (
+        ("prime", _unique("primes", [base.prime] if primes is None else [int(p) for p in primes])),
+        ("op", _unique("operations", [base.op] if ops is None else list(ops))),
+        ("train_fraction", _unique("train fractions", [float(f) for f in fractions])),
+        ("weight_decay", _unique("weight decays",
+                                 [base.weight_decay] if weight_decays is None else [float(w) for w in weight_decays])),
+        ("seed", _unique("seeds", [base.seed] if seeds is None else [int(s) for s in seeds])),
+    )
+    names = [a for a, _ in axes]
+    configs = [dataclasses.replace(base, **dict(zip(names, combo)))
+               for combo in itertools.product(*(v for _, v in axes))]
     for c in configs:
-        c.validate()
+        check_config(c)
     return configs
 
 
+def check_config(config: GrokConfig) -> None:
+    """``config.validate()`` plus the data-dependent check that both splits have N distinct points."""
+    config.validate()
+    if not config.lid:
+        return
+    data = make_data(config.prime, config.op, config.train_fraction, config.data_seed)
+    positions = POSITION_SETS[config.lid_positions]
+    for split, tokens in (("train", data.train_tokens), ("val", data.val_tokens)):
+        available = distinct_prefixes(tokens, positions)
+        if available < config.lid_points:
+            raise ValueError(
+                f"{run_name(config)}: the {split} split has only {available} distinct (input, position) "
+                f"points, fewer than lid_points N={config.lid_points}: lower --lid-points, use a larger "
+                "prime, or move the train fraction"
+            )
+
+
 def run_sweep(
-    base: GrokConfig,
-    fractions: Sequence[float],
+    configs: Sequence[GrokConfig],
     out: str | Path,
     *,
     fresh: bool = False,
     on_run: Callable[[GrokConfig], None] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[float, list[dict[str, Any]]]:
-    """Run (or resume) every fraction in turn, then write the combined figure and ``sweep.json``."""
-    configs = sweep_configs(base, fractions)
-    out = Path(out)
-    results: dict[float, list[dict[str, Any]]] = {}
+) -> dict[str, list[dict[str, Any]]]:
+    """Run (or resume) every config in turn, then write ``sweep.json`` and the figure.
+
+    Returns ``{run name: metrics rows}``. Finished runs are only re-read (resumable: an interrupted
+    sweep started again continues where it stopped).
+    """
     for c in configs:
+        check_config(c)
+    names = [run_name(c) for c in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two runs of the sweep share a directory: {names}")
+    out = Path(out)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for c, name in zip(configs, names):
         if on_run:
             on_run(c)
-        results[c.train_fraction] = run(c, run_dir(out, c.train_fraction), fresh=fresh,
-                                        on_step=on_step, on_eval=on_eval)
-    write_sweep_outputs(out, base, results)
+        results[name] = run(c, out / name, fresh=fresh, on_step=on_step, on_eval=on_eval)
+    write_sweep_outputs(out, dict(zip(names, configs)), results)
     return results
 
 
-def write_sweep_outputs(out: Path, base: GrokConfig, results: dict[float, list[dict[str, Any]]]) -> None:
-    """The combined figure and a JSON summary (lead time per fraction)."""
-    from .plots import plot_sweep
+def run_summary(config: GrokConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Config, final accuracies, lead-time analysis, the shipped alarm and CPU seconds of one run."""
+    from lidscope.training.signals import fall_alarm
 
-    summary = {}
-    for frac, rows in results.items():
-        lt = analyse(rows)
-        summary[f"{frac:g}"] = {
-            "final_train_acc": rows[-1]["train_acc"],
-            "final_val_acc": rows[-1]["val_acc"],
-            "lead_time": lt.as_dict() if lt else None,
-        }
+    lt = analyse(rows)
+    cost = lid_cost(rows)
+    alarm = None
+    if rows and "lid_val_mean" in rows[0]:
+        a = fall_alarm([r["lid_val_mean"] for r in rows], [r["step"] for r in rows])
+        alarm = None if a is None else a.step
+    return {
+        "config": config.to_json(),
+        "steps_done": rows[-1]["step"] if rows else 0,
+        "final_train_acc": rows[-1]["train_acc"] if rows else None,
+        "final_val_acc": rows[-1]["val_acc"] if rows else None,
+        "lead_time": lt.as_dict() if lt else None,
+        "fall_alarm": alarm,
+        "cpu_seconds": cost["train_cpu_seconds"] + cost["eval_cpu_seconds"] + cost["lid_cpu_seconds"],
+        "cost": cost,
+    }
+
+
+def write_sweep_outputs(out: Path, configs: dict[str, GrokConfig], results: dict[str, list[dict[str, Any]]]) -> None:
+    """``sweep.json`` (one summary per run, total CPU seconds) and the small-multiples figure."""
+    from .plots import plot_small_multiples
+
+    runs = {name: run_summary(configs[name], rows) for name, rows in results.items()}
+    summary = {"runs": runs, "cpu_seconds_total": sum(r["cpu_seconds"] for r in runs.values())}
     write_json(out / SWEEP_SUMMARY, summary, indent=1)
-    title = (f"a {base.op} b mod {base.prime}, wd {base.weight_decay:g}, seed {base.seed}: "
-             "train fractions")
-    plot_sweep({f"train fraction {f:g}": rows for f, rows in results.items()}, out / SWEEP_FIGURE, title)
+    marks = {name: (r["fall_alarm"], (r["lead_time"] or {}).get("val_acc_090")) for name, r in runs.items()}
+    plot_small_multiples(results, out / SWEEP_FIGURE, marks=marks)

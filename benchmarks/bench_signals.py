@@ -1,0 +1,172 @@
+"""The signal study of docs/signals.md: re-run (or resume) every run and print its tables.
+
+    python benchmarks/bench_signals.py --quick --out /tmp/sig-quick    # about a minute: mechanics only
+    nice -n 10 python benchmarks/bench_signals.py --out runs/signals    # the study (CPU time: docs/signals.md)
+
+1. Grokking: the 16 runs of `lidscope.experiments.grokking.study.STUDY_PLAN` (the same runs as
+   ``lidscope grokking-sweep --plan study``), each resumable. The LID fall rule is chosen on the ``tune``
+   half and scored on the ``test`` half only; the shipped default `FALL_RULE` is scored on both.
+2. Overfitting and exhaustion: the classifier runs of `lidscope.experiments.classify_study.study_plan`
+   (a run with a ``summary.json`` is not re-run). Plateau parameters are chosen on the ``fit`` runs and
+   reported on the ``report`` runs.
+
+Everything runs single-threaded (``--threads``, default 1). Figures go to ``OUT/figures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return "nan" if math.isnan(x) else f"{x:.3g}"
+    return str(x)
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(x) for x in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def grokking(out: Path, quick: bool) -> dict[str, Any]:
+    from lidscope.experiments.grokking.plots import plot_small_multiples
+    from lidscope.experiments.grokking.study import (GRID, choose_rule, outcome, plan_configs, run_name, score,
+                                                     study_plan)
+    from lidscope.experiments.grokking.sweep import run_sweep
+    from lidscope.experiments.grokking.train import lid_cost
+    from lidscope.training.signals import FALL_RULE
+
+    plan, base = study_plan("quick-study" if quick else "study")
+    pairs = plan_configs(plan, base)
+    results = run_sweep([c for _, c in pairs], out / "grokking")
+    runs = {run_name(c): (p.half, results[run_name(c)]) for p, c in pairs}
+    source, rule, tune_score = choose_rule(runs)
+    report: dict[str, Any] = {"chosen": {"source": source, "rule": rule.__dict__, "tune": tune_score.as_dict()}}
+    rows = []
+    for name, (half, r) in runs.items():
+        o = outcome(name, half, r, rule, source)
+        d = outcome(name, half, r, FALL_RULE, "lid_val_mean")
+        cost = lid_cost(r)
+        cpu = cost["train_cpu_seconds"] + cost["eval_cpu_seconds"] + cost["lid_cpu_seconds"]
+        rows.append([name, half, round(o.final_val_acc, 3), o.val_050, o.val_090, o.alarm, o.kind, o.lead_050,
+                     o.lead_090, d.alarm, d.kind, round(cpu, 1)])
+    print("\n## Grokking runs (chosen rule on", source, "and the shipped default on lid_val_mean)\n")
+    print(table(["run", "half", "final val acc", "val>=0.5", "val>=0.9", "alarm (chosen)", "outcome",
+                 "lead to 0.5", "lead to 0.9", "alarm (shipped)", "outcome (shipped)", "CPU s"], rows))
+    scores = []
+    for label, rl, src in (("chosen", rule, source), ("shipped FALL_RULE", FALL_RULE, "lid_val_mean")):
+        for half in ("tune", "test"):
+            s = score([outcome(n, h, r, rl, src) for n, (h, r) in runs.items() if h == half])
+            report[f"{label}/{half}"] = s.as_dict()
+            scores.append([label, half, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
+                           s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+    # the label-using reference: the same rule family on validation loss (chosen on the tune half too)
+    lsource, lrule, _ = choose_rule(runs, sources=("val_loss",), grid=GRID)
+    for half in ("tune", "test"):
+        s = score([outcome(n, h, r, lrule, lsource) for n, (h, r) in runs.items() if h == half])
+        report[f"val_loss/{half}"] = s.as_dict()
+        scores.append(["val loss (labels)", half, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
+                       s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+    report["val_loss_rule"] = lrule.__dict__
+    print(f"\nchosen on the tune half: source {source}, {rule}; val-loss reference: {lrule}\n")
+    print(table(["rule", "half", "runs", "reached 0.5", "alarms", "hits", "of which by 0.5", "late", "missed",
+                 "false alarms",
+                 "precision", "recall", "median lead to 0.5", "median lead to 0.9"], scores))
+    cpu_total = sum(r[-1] for r in rows)
+    print(f"\ngrokking CPU seconds, all runs: {cpu_total:.0f}")
+    report["cpu_seconds"] = cpu_total
+    report["runs"] = {r[0]: dict(zip(["run", "half", "final_val_acc", "val_050", "val_090", "alarm", "kind",
+                                      "lead_050", "lead_090", "alarm_shipped", "kind_shipped", "cpu_seconds"], r))
+                      for r in rows}
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    marks = {n: (report["runs"][n]["alarm"], report["runs"][n]["val_090"]) for n in runs}
+    plot_small_multiples({n: r for n, (_, r) in runs.items()}, out / "figures" / "signals-grokking.png",
+                         lid_key=source, marks=marks)
+    return report
+
+
+def classifiers(out: Path, quick: bool) -> dict[str, Any]:
+    from lidscope.experiments.classify import run
+    from lidscope.experiments.classify_study import (choose_plateau, overfit_verdict, plateau_error,
+                                                     study_plan)
+    from lidscope.experiments.grokking.plots import plot_small_multiples
+
+    plan = study_plan(str(out / "classify"), quick=quick)
+    summaries = {}
+    for p in plan:
+        path = Path(p.config.out) / "summary.json"
+        summaries[p.name] = json.loads(path.read_text()) if path.exists() else run(p.config)
+        print(f"{p.name}: CPU {summaries[p.name].get('cpu_seconds', math.nan):.0f} s", file=sys.stderr, flush=True)
+    report: dict[str, Any] = {}
+    rows = []
+    for p in plan:
+        if p.role != "overfit":
+            continue
+        v = overfit_verdict(summaries[p.name])
+        report[p.name] = v.as_dict()
+        rows.append([p.name, v.peak_step, v.peak_f1, v.final_f1, v.lid_at_peak, v.lid_final, v.lid_change,
+                     v.threshold, v.direction, v.spearman, round(summaries[p.name].get("cpu_seconds", math.nan), 1)])
+    print("\n## Overfitting runs\n")
+    print(table(["run", "F1 peak step", "peak F1", "final F1", "LID at peak", "LID final", "LID change",
+                 "noise threshold", "LID while F1 falls", "Spearman(LID, F1) after peak", "CPU s"], rows))
+    fit = [summaries[p.name] for p in plan if p.role == "fit"]
+    params, cost = choose_plateau(fit)
+    report["plateau_rule"] = {**params, "fit_mean_abs_error_epochs": cost}
+    rows = []
+    for p in plan:
+        if p.role not in ("fit", "report"):
+            continue
+        s = summaries[p.name]
+        fired, f1_step, err = plateau_error(s, params["window"], params["rel_tolerance"])
+        fired_d, _, err_d = plateau_error(s, 4, 0.02)
+        report[p.name] = {"role": p.role, "fired": fired, "f1_step": f1_step, "error_epochs": err,
+                          "fired_old_default": fired_d, "error_old_default": err_d}
+        rows.append([p.name, p.role, s["best_f1"], f1_step, fired, err, fired_d, err_d,
+                     round(s.get("cpu_seconds", math.nan), 1)])
+    print(f"\n## Exhaustion runs: plateau rule chosen on the fit runs: {params} (mean |error| {cost:.2f} epochs)\n")
+    print(table(["run", "role", "best F1", "F1 plateau step", "LID plateau (chosen)", "error (epochs)",
+                 "LID plateau (window 4, 2 %)", "error (epochs)", "CPU s"], rows))
+    report["cpu_seconds"] = sum(s.get("cpu_seconds", 0.0) for s in summaries.values())
+    print(f"\nclassifier CPU seconds, all runs: {report['cpu_seconds']:.0f}")
+    curves = {}
+    for name, s in summaries.items():
+        lid = dict(zip(s["lid_steps"], s["lid_mean"]))
+        curves[name] = [{"step": st, "val_f1": f, "lid": lid.get(st)} for st, f in zip(s["f1_steps"], s["val_f1"])]
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    plot_small_multiples(curves, out / "figures" / "signals-classifiers.png", lid_key="lid", metric_key="val_f1",
+                         metric_label="validation macro-F1", columns=3)
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: mechanics only")
+    ap.add_argument("--out", default="lidscope-out/signals")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", choices=("grokking", "classifiers"), help="run one part")
+    a = ap.parse_args(argv)
+    from lidscope.threads import limit_threads
+
+    limit_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {}
+    if a.only in (None, "grokking"):
+        report["grokking"] = grokking(out, a.quick)
+    if a.only in (None, "classifiers"):
+        report["classifiers"] = classifiers(out, a.quick)
+    (out / "signals.json").write_text(json.dumps(report, indent=1, default=str))
+    return report
+
+
+if __name__ == "__main__":
+    main()
