@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lidscope.training.settings import MeasureSettings
+from lidscope.settings import MeasureSettings
 from lidscope.training.signals import plateau, series_noise
 
 from .classify import ClassifyConfig
