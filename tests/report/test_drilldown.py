@@ -113,3 +113,22 @@ def test_context_and_missing_data_messages(tmp_path):
         d.context(99999)
     with pytest.raises(LIDInputError, match="not a measurement folder"):
         load_run(tmp_path)
+
+
+def test_part_of_speech_without_a_tagger_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    from lidscope.drilldown import OptionalDependencyMissing
+
+    real_import = builtins.__import__
+
+    def no_spacy(name, *args, **kwargs):
+        if name == "spacy":
+            raise ImportError("No module named 'spacy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_spacy)
+    d = Drilldown(load_run(fake_run(tmp_path / "a", BASE, points=True)))
+    with pytest.raises(OptionalDependencyMissing, match="pip install spacy"):
+        d.by_pos()
+    assert set(d.all_tables(min_count=5)) == {"class", "position", "frequency", "type"}

@@ -190,6 +190,8 @@ def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_text
     assert r.exit_code == 0, r.output
     assert "6 already" in r.output and "0 new, 6 reused" in r.output
     assert (swept.store.path / "training.png").stat().st_size > 1000
+    report = (swept.store.path / "report.html").read_text()   # the sweep's page: one LID curve per data spec
+    assert report.count('class="fig" id="sweep-') == 2 and "report:" in r.output
     r = runner.invoke(app, ["plot", str(swept.store.path), "-m", "eval_f1", "-o", str(tmp_path / "fig")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "fig.png").is_file() and (tmp_path / "fig.svg").is_file()
