@@ -223,3 +223,16 @@ def test_interrupted_measure_leaves_no_cache_entry(models, corpus, tmp_path):
     assert not list((tmp_path / "cache").iterdir())
     r = measure(models["bert"], corpus, cache_dir=tmp_path / "cache", **SMALL)  # a clean rerun works
     assert not r.summary["extraction"]["cache_hit"] and len(list((tmp_path / "cache").iterdir())) == 1
+
+
+def test_corrupt_cache_chunk_is_extracted_again_and_noted(models, corpus, tmp_path):
+    kw = dict(cache_dir=tmp_path / "cache", **SMALL)
+    a = measure(models["bert"], corpus, **kw)
+    chunk = next((tmp_path / "cache").glob("*/layer0-00000.npy"))
+    data = bytearray(chunk.read_bytes())
+    data[-5] ^= 0x10  # one float changed, size unchanged
+    chunk.write_bytes(bytes(data))
+    b = measure(models["bert"], corpus, **kw)
+    assert not b.summary["extraction"]["cache_hit"]
+    assert any("damaged cache entry" in n for n in b.notes)
+    np.testing.assert_array_equal(a.estimates, b.estimates)

@@ -321,7 +321,7 @@ def measure(
         cache_root = tmp_root
     try:
         t = time.perf_counter()
-        cache: EmbeddingCache | None = lookup(cache_root, key) if use_cache else None
+        cache: EmbeddingCache | None = lookup(cache_root, key, notes) if use_cache else None
         cache_hit = cache is not None
         if cache is None:
             cleanup_stale(cache_root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
+from lidscope.extract.cache import CacheError, CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
 
 
 def _batches(n_batches=5, rows=37, d=8, seed=0):
@@ -68,4 +68,40 @@ def test_key_depends_on_every_part():
     assert k == cache_key(dict(base))
     assert k != cache_key({**base, "data": "e"})
     assert k != cache_key({**base, "extraction": {"layers": [-2]}})
-    assert isinstance(EmbeddingCache, type)
+
+
+def _entry(root, key="k4"):
+    with CacheWriter(root, key, ["-1"], chunk_bytes=2000) as w:
+        for v, m in _batches():
+            w({"-1": v["-1"]}, m)
+        return w.commit()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "meta"])
+def test_damaged_chunk_is_detected_when_read_and_the_entry_rebuilt(tmp_path, damage):
+    c = _entry(tmp_path)
+    chunk = sorted(c.path.glob("meta-*.npy" if damage == "meta" else "layer0-*.npy"))[1]
+    data = bytearray(chunk.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) - 64]
+    else:  # same size, one value changed: only the digest can tell
+        data[-3] ^= 0x40
+    chunk.write_bytes(bytes(data))
+    notes: list[str] = []
+    assert lookup(tmp_path, "k4", notes) is None and not c.path.exists()
+    assert len(notes) == 1 and ("truncated" in notes[0] or "checksum" in notes[0])
+    rebuilt = _entry(tmp_path)
+    np.testing.assert_array_equal(rebuilt.read_all("-1"), np.concatenate([v["-1"] for v, _ in _batches()]))
+    assert lookup(tmp_path, "k4") is not None
+
+
+def test_entry_without_checksums_is_not_trusted(tmp_path):
+    import json
+
+    c = _entry(tmp_path)
+    mf = c.path / "manifest.json"
+    manifest = json.loads(mf.read_text())
+    del manifest["files"]
+    mf.write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match="no checksum"):
+        EmbeddingCache.open(c.path)

@@ -34,6 +34,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,21 @@ def connect(address: str | None = None, **init_options: Any) -> Any:
         raise RayExecutorError(f"could not connect to Ray at {address or 'a new local instance'}: "
                                f"{type(exc).__name__}: {first}. Fix: {fix}.") from exc
     return ray
+
+
+@contextmanager
+def ray_session(address: str | None = None, **init_options: Any) -> Iterator[Any]:
+    """`connect` for the length of a ``with`` block; a Ray that this call started (a private local
+    instance, or a connection to a cluster) is shut down when the block ends, however it ends.
+    A Ray already initialised in this process is used and left running."""
+    ray = import_ray()
+    started = not ray.is_initialized()
+    ray = connect(address, **init_options)
+    try:
+        yield ray
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()
 
 
 def _is_client(ray: Any) -> bool:
@@ -361,10 +377,14 @@ class RayExecutor:
         return opts
 
     def map(self, fn: JobFn, payloads: Sequence[dict[str, Any]]) -> Iterator[JobOutcome]:
+        """Run ``fn`` on every payload; a Ray this call started is shut down when the jobs end."""
         payloads = list(payloads)
         if not payloads:
             return
-        ray = self.connect()
+        with ray_session(self.address, **self.init_options) as ray:
+            yield from self._map(ray, fn, payloads)
+
+    def _map(self, ray: Any, fn: JobFn, payloads: list[dict[str, Any]]) -> Iterator[JobOutcome]:
         if self.check_paths:
             check_shared_paths(ray, *job_paths(payloads))
         opts = self.task_options(ray)
@@ -412,4 +432,4 @@ class RayExecutor:
 register_executor("ray", RayExecutor)
 
 __all__ = ["INSTALL_HINT", "RayExecutor", "RayExecutorError", "SharedPathError", "check_address",
-           "check_shared_paths", "connect", "import_ray", "job_paths", "limit_threads"]
+           "check_shared_paths", "connect", "import_ray", "job_paths", "limit_threads", "ray_session"]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lidscope.executors.ray import assigned_cpus, connect
+from lidscope.executors.ray import assigned_cpus, ray_session
 from lidscope.neighbors import EXTRA_CANDIDATES, SEARCH_CPU, Neighbors, centred_float32, row_keys, search_rows
 from lidscope.threads import limit_threads
 
@@ -78,7 +78,7 @@ def kneighbors_ray(
         num_cpus: CPUs (threads) per task.
         max_retries: Ray's re-runs of a task whose worker died.
         address / init_options: where Ray runs (see `lidscope.executors.ray.connect`); an already
-            initialised Ray is used as is.
+            initialised Ray is used as is; one started here is shut down at the end.
         progress: ``progress("neighbors", rows_done, n)`` as blocks finish.
 
     Raises:
@@ -90,7 +90,13 @@ def kneighbors_ray(
     n = X.shape[0]
     if not 1 <= n_neighbors < n:
         raise ValueError(f"n_neighbors must be in [1, n - 1] = [1, {n - 1}], got {n_neighbors}")
-    ray = connect(address, **(init_options or {}))
+    with ray_session(address, **(init_options or {})) as ray:  # a Ray started here ends here
+        return _search(ray, X, n_neighbors, extra_candidates, block_size, num_cpus, max_retries, progress)
+
+
+def _search(ray: Any, X: np.ndarray, n_neighbors: int, extra_candidates: int, block_size: int | None,
+            num_cpus: float, max_retries: int, progress: Progress | None) -> Neighbors:
+    n = X.shape[0]
     n_search = min(n, n_neighbors + 1 + max(0, extra_candidates))
     X32, sq = centred_float32(X)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // max(num_cpus, 1e-9)))

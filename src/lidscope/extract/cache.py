@@ -11,6 +11,10 @@ is built in a hidden temporary folder ``<root>/.tmp-<key>-<pid>-<rand>`` and ren
 only after ``manifest.json`` is written: an interrupted run never leaves a half-written entry
 (its temporary folder is removed on the next run once its process is gone). Files are plain
 ``.npy`` read with ``allow_pickle=False`` and JSON -- no pickle anywhere.
+
+The manifest records the size and BLAKE2b digest of every chunk file; `lookup` checks them before
+an entry is used, so a truncated or corrupted chunk (disk error, a copy cut short) is never read:
+the entry is deleted and the caller extracts again.
 """
 
 from __future__ import annotations
@@ -25,18 +29,29 @@ from typing import Any
 
 import numpy as np
 
-CACHE_FORMAT = 1
+from lidscope.extract.errors import ExtractError
+
+CACHE_FORMAT = 2  # 2: chunk sizes and digests in the manifest, checked when the entry is opened
 META_COLUMNS = ("seq_index", "position", "token_id")
 
 
-class CacheError(RuntimeError):
-    """A cache entry is unreadable or inconsistent (it is then rebuilt)."""
+class CacheError(ExtractError):
+    """A cache entry is unreadable or inconsistent (`lookup` deletes it, so it is rebuilt)."""
 
 
 def cache_key(parts: dict[str, Any]) -> str:
     """32 hex digits of the SHA-256 of the canonical JSON of ``parts``."""
     text = json.dumps({"format": CACHE_FORMAT, **parts}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def file_digest(path: Path) -> str:
+    """BLAKE2b (128-bit) of a file's bytes, read in 4 MiB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -93,6 +108,7 @@ class CacheWriter:
         self._meta: list[np.ndarray] = []
         self._rows_buffered = 0
         self.chunks: list[int] = []
+        self.files: dict[str, dict[str, Any]] = {}
         self.dim: int | None = None
         self._done = False
 
@@ -118,11 +134,13 @@ class CacheWriter:
         if not self._rows_buffered:
             return
         c = len(self.chunks)
-        for i, lab in enumerate(self.labels):
-            np.save(self.tmp / f"layer{i}-{c:05d}.npy", np.concatenate(self._buf[lab]), allow_pickle=False)
-            self._buf[lab] = []
-        np.save(self.tmp / f"meta-{c:05d}.npy", np.concatenate(self._meta), allow_pickle=False)
+        arrays = {f"layer{i}-{c:05d}.npy": np.concatenate(self._buf[lab]) for i, lab in enumerate(self.labels)}
+        arrays[f"meta-{c:05d}.npy"] = np.concatenate(self._meta)
+        self._buf = {lab: [] for lab in self.labels}
         self._meta = []
+        for name, arr in arrays.items():
+            np.save(self.tmp / name, arr, allow_pickle=False)
+            self.files[name] = {"bytes": (self.tmp / name).stat().st_size, "blake2b": file_digest(self.tmp / name)}
         self.chunks.append(self._rows_buffered)
         self._rows_buffered = 0
 
@@ -138,6 +156,7 @@ class CacheWriter:
             "chunks": self.chunks,
             "n_rows": int(sum(self.chunks)),
             "meta_columns": list(META_COLUMNS),
+            "files": self.files,
             "info": info or {},
         }
         with open(self.tmp / "manifest.json", "w", encoding="utf-8") as fh:
@@ -181,8 +200,9 @@ class EmbeddingCache:
         return dict(self.manifest.get("info", {}))
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> EmbeddingCache:
-        """Open an entry; raises `CacheError` if it is missing pieces."""
+    def open(cls, path: str | os.PathLike[str], verify: bool = True) -> EmbeddingCache:
+        """Open an entry; raises `CacheError` if it is missing pieces or (``verify``) a chunk file's
+        size or digest differs from the manifest."""
         path = Path(path)
         mf = path / "manifest.json"
         try:
@@ -196,6 +216,15 @@ class EmbeddingCache:
             for n in names:
                 if not (path / n).is_file():
                     raise CacheError(f"cache entry {path} lacks {n}")
+                want = manifest.get("files", {}).get(n)
+                if want is None:
+                    raise CacheError(f"cache entry {path} has no checksum for {n}")
+                size = (path / n).stat().st_size
+                if size != want["bytes"]:
+                    raise CacheError(f"cache file {path / n} has {size} bytes, {want['bytes']} were written "
+                                     "(truncated?)")
+                if verify and file_digest(path / n) != want["blake2b"]:
+                    raise CacheError(f"cache file {path / n} does not match its checksum (corrupted)")
         return cls(path, manifest)
 
     def _load(self, name: str, rows: int, width: int, dtype: Any) -> np.ndarray:
@@ -234,13 +263,19 @@ class EmbeddingCache:
         return self.gather(layer, np.arange(self.n_rows))
 
 
-def lookup(root: str | os.PathLike[str], key: str) -> EmbeddingCache | None:
-    """The committed entry for ``key`` or ``None``; a broken entry is deleted and ``None`` returned."""
+def lookup(root: str | os.PathLike[str], key: str, notes: list[str] | None = None) -> EmbeddingCache | None:
+    """The committed, verified entry for ``key`` or ``None``.
+
+    A broken entry (missing, truncated or corrupted chunk) is deleted and ``None`` returned, so the
+    caller extracts again; the reason is appended to ``notes`` when given.
+    """
     path = Path(root) / key
     if not path.exists():
         return None
     try:
         return EmbeddingCache.open(path)
-    except CacheError:
+    except CacheError as exc:
         shutil.rmtree(path, ignore_errors=True)
+        if notes is not None:
+            notes.append(f"damaged cache entry deleted and the vectors extracted again: {exc}")
         return None
