@@ -58,6 +58,10 @@ def test_sweep_curve_band_signals_and_metrics(tmp_path):
     # the band runs along the upper ends, then back along the lower ends
     assert band[0] == pytest.approx(o["hi"]) and band[-1] == pytest.approx(o["lo"])
     assert data[names.index("drop")]["x"] == [200]
+    # first and last checkpoint side by side: every type moved down by about 3 (the means were shifted)
+    movers = page.figures["sweepcmp0-movers-fig"][0][0]
+    assert sorted(movers["y"]) == sorted(t.replace("Ġ", "␣") for t in BASE)
+    assert np.allclose(movers["x"], means[-1] - means[0], atol=0.5)
 
 
 def test_grokking_run(tmp_path):

@@ -214,27 +214,23 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
         _map(page, run, d, f"{prefix}-map-{lab}".replace("(", "").replace(")", "").replace(",", "_"), budget)
 
 
-def _mover_class(v: Any) -> str:
-    return "down" if v is True else ""
-
-
 def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], prefix: str = "cmp",
-                        min_count: int = MIN_COUNT, top: int = 15) -> Any:
+                        min_count: int = MIN_COUNT, top: int = 15, layer: str | None = None) -> Any:
     """Two runs: distributions, the overall change, the token types that moved most and those that did not."""
-    mv = compare_runs(a, b, min_count=min_count)
+    mv = compare_runs(a, b, layer, layer, min_count=min_count)
     o = mv.overall
-    page.section(f"{names[0]} → {names[1]}", sid=f"{prefix}-summary")
+    page.section(f"{names[0]} → {names[1]}" + (f", layer {layer}" if layer else ""),
+                 sid=f"{prefix}-summary")
     verdict = ("higher" if o["lo"] > 0 else "lower" if o["hi"] < 0 else "no detectable change")
-    page.kpis([(f"mean LID, {names[0]}",
-                _fmt_ci(*overall(Drilldown(a).points)[["mean", "lo", "hi"]])),
-               (f"mean LID, {names[1]}", _fmt_ci(*overall(Drilldown(b).points)[["mean", "lo", "hi"]])),
+    da, db = Drilldown(a, layer), Drilldown(b, layer)
+    page.kpis([(f"mean LID, {names[0]}", _fmt_ci(*overall(da.points)[["mean", "lo", "hi"]])),
+               (f"mean LID, {names[1]}", _fmt_ci(*overall(db.points)[["mean", "lo", "hi"]])),
                ("change (95 % interval)", f"{o['diff']:+.2f} [{o['lo']:+.2f}, {o['hi']:+.2f}]"),
                ("relative", f"{o['rel']:+.1%}"), ("verdict", verdict)])
     page.note(("Points are paired by (sequence, position, token): both runs measured the same token positions, "
                f"{mv.n_matched:,} of them; each change is a mean of paired differences.") if mv.paired else
               "The runs measured different positions: each token type's means are compared as independent samples "
               "(wider intervals).")
-    da, db = Drilldown(a), Drilldown(b)
     _hist_fig(page, f"{prefix}-dist", {names[0]: da.points["lid"].to_numpy(), names[1]: db.points["lid"].to_numpy()},
               {names[0]: overall(da.points)["mean"], names[1]: overall(db.points)["mean"]})
     page.section("Token types that moved most", sid=f"{prefix}-movers",
@@ -262,7 +258,8 @@ def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], pref
     page.h3("Steady: no detectable change (narrowest intervals)")
     page.table(f"{prefix}-steady", mv.steady(top), cols, scroll=False)
     page.h3("By token class")
-    page.table(f"{prefix}-class", compare_runs(a, b, by="class", min_count=1).table, {**cols, "group": "class"},
+    page.table(f"{prefix}-class", compare_runs(a, b, layer, layer, by="class", min_count=1).table,
+               {**cols, "group": "class"},
                scroll=False)
     return mv
 
@@ -285,6 +282,7 @@ def sweep_sections(page: Page, store_path: Path) -> None:
                       "checkpoint's per-token values; dotted: plateau confirmed; triangles: drops "
                       "(lidscope.training.signals, their default thresholds).")
     fig_i = 0
+    ends: list[tuple[Any, Any, str]] = []
     for (run_name, data_name, layer), g in rows.groupby(["run", "data_name", "layer"], sort=False):
         g = g.sort_values("step")
         lo, hi = [], []
@@ -338,6 +336,25 @@ def sweep_sections(page: Page, store_path: Path) -> None:
         page.h3(f"{run_name}: {data_name}, layer {layer}")
         page.figure(f"sweep-{fig_i}", data, layout, height=460)
         fig_i += 1
+        ends.append((g.iloc[0], g.iloc[-1], str(layer)))
+    for k, (first, last, layer) in enumerate(ends):
+        a, b = (_store_run(store_path, r) for r in (first, last))
+        if a is None or b is None or first["step"] == last["step"]:
+            continue
+        try:
+            comparison_sections(page, a, b, (f"step {first['step']}", f"step {last['step']}"), prefix=f"sweepcmp{k}",
+                                layer=layer)
+        except LIDInputError as e:   # e.g. a layer missing from one of the folders
+            page.note(f"No token comparison for {first['run']}, {first['data_name']}: {e}")
+
+
+def _store_run(store_path: Path, row: Any) -> Run | None:
+    """The measurement folder of a store row (its per-token file's folder), if it is complete."""
+    f = Path(str(row.get("tokens_file") or ""))
+    if not str(row.get("tokens_file") or ""):
+        return None
+    f = f if f.is_absolute() else store_path / f
+    return load_run(f.parent) if is_run_folder(f.parent) else None
 
 
 def grokking_sections(page: Page, folder: Path) -> None:
