@@ -11,6 +11,10 @@ __version__ = "0.1.0"
 
 from typing import Any
 
+from .threads import set_wait_policy
+
+set_wait_policy()  # before NumPy, numba or torch load their thread pools: idle threads sleep, not spin
+
 from .errors import LIDInputError
 from .estimators import LocalMLE, LocalPCA, LocalTwoNN, TwoNN
 from .local import LocalDimensions, local_dimensions

@@ -23,6 +23,20 @@ def _register() -> None:
             module.register(app)
 
 
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(False, "--verbose", help="Show other libraries' progress bars and messages "
+                                                         "(transformers, datasets, Ray workers)."),
+) -> None:
+    """Local intrinsic dimension (LID) of point clouds and of language-model token embeddings."""
+
+
 def main() -> None:
+    import sys
+
+    from ._console import configure_output
+
+    # before any command module imports transformers, datasets or Ray: they read these variables then
+    configure_output(verbose="--verbose" in sys.argv[1:])
     _register()
     app()

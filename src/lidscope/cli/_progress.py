@@ -5,10 +5,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console(stderr=True)
+from ._console import make_console
+
+console = make_console(stderr=True)
 
 STAGE_LABELS = {"dedup": "deduplicate", "neighbors": "neighbour search", "estimates": "local estimates"}
 

@@ -7,6 +7,9 @@ from typing import Any, Optional
 
 import typer
 
+from lidscope.threads import THREADS_HELP, limit_threads
+from rich.markup import escape
+
 
 def _named(specs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -51,7 +54,7 @@ def print_summary(console: Any, res: Any) -> None:
     for t in (v, lid, auc):
         console.print(t)
     for w in res.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(str(w))}")
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +81,7 @@ def register(app: typer.Typer) -> None:
                                       help="Method behind the verdict: lid, loss, zlib, mink, minkpp, ref."),
         alpha: float = typer.Option(0.05, "--alpha", help="False-positive bound of the verdict (one-sided test)."),
         seed: int = typer.Option(0, "--seed"),
-        threads: Optional[int] = typer.Option(None, "--threads", help="Cap torch/BLAS/numba threads."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Which of these text sets was MODEL trained on? LID shift against the base and the reference, with
@@ -86,21 +89,18 @@ def register(app: typer.Typer) -> None:
         Min-K%++ and reference-model baselines in the same run (causal LMs)."""
         import os
 
-        from rich.console import Console
+        from ._console import make_console
 
         from lidscope.cli._progress import stage_progress
         from lidscope.detect import DetectError, DetectSettings, detect
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        if threads is not None:
-            from lidscope.threads import limit_threads
-
-            limit_threads(threads)
+        limit_threads(threads)
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-        console = Console()
+        console = make_console()
         try:
             settings = DetectSettings(layer=layer, max_length=max_length, n_texts=n_texts or None,
                                       n_points=n_points or None, n_neighbors=neighbors, decide_by=decide_by,
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             with stage_progress(progress) as cb:
                 res = detect(model, _named(candidate), reference, base=base, settings=settings, out=out, progress=cb)
         except DetectError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         print_summary(console, res)
         console.print(f"results: {out}/detect.json, texts.parquet, curves.parquet, roc.png")

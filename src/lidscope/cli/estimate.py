@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from typing_extensions import Annotated
 
 from ..settings import BACKEND, DISCARD_FRACTION, N_NEIGHBORS, SEED, check_backend
+from ..threads import THREADS_HELP, limit_threads
 from ._progress import console, stage_progress
 
 
@@ -36,6 +38,7 @@ def estimate(
     out: Annotated[Path, typer.Option(help="Folder for summary.json, estimates.parquet and histogram.png.")] = Path("lidscope-out/estimate"),
     figure: Annotated[bool, typer.Option(help="Draw histogram.png.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help=THREADS_HELP)] = None,
 ) -> None:
     """Local intrinsic dimension of every point in POINTS; prints a summary and writes results to --out."""
     import numpy as np
@@ -47,6 +50,7 @@ def estimate(
 
     try:
         check_backend(backend, device)
+        limit_threads(threads)
         if points is None:
             from ..synthetic import curved_manifold
 
@@ -62,7 +66,7 @@ def estimate(
                 n_points=n_points, random_state=seed, dedup=dedup, backend=backend, device=device, progress=update,
             )
     except LIDInputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
     summary = {**r.summary(), "input": {**source, "shape": list(np.shape(X)), "sha256_array": array_sha256(np.asarray(X))},
@@ -84,6 +88,8 @@ def _print_summary(r, out: Path) -> None:
     from rich.table import Table
 
     t = Table(title="Local intrinsic dimension", show_header=False, title_justify="left")
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")  # long paths wrap, never end in an ellipsis
     q = r.quantiles
     for name, value in [
         ("mean", f"{r.mean:.4f}"), ("median", f"{r.median:.4f}"), ("std (ddof=1)", f"{r.std:.4f}"),

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from lidscope.settings import GROKKING_N_NEIGHBORS, GROKKING_N_POINTS
+from lidscope.threads import THREADS_HELP, limit_threads
+
+from ._console import make_console
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -28,12 +31,9 @@ def _config(quick: bool, **given: Any) -> GrokConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def _set_threads(threads: Optional[int]) -> None:
-    """Cap the CPU threads of torch and of the LID core's libraries (numba, faiss)."""
-    if threads is not None:
-        from lidscope.threads import limit_threads
-
-        limit_threads(threads)
+def _default_out(out: Optional[Path], quick: bool, name: str) -> Path:
+    """``--out`` if given, else ``lidscope-out/<name>`` (``<name>-quick`` for --quick, so runs never mix)."""
+    return out if out is not None else Path("lidscope-out") / (f"{name}-quick" if quick else name)
 
 
 def _fmt(row: dict[str, Any]) -> str:
@@ -50,7 +50,7 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.fields[name]}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        refresh_per_second=2,
+        refresh_per_second=2, console=make_console(),
     )
 
 
@@ -65,11 +65,9 @@ def _on_step(progress: Progress, task: Callable[[], Any]) -> Callable[[int, floa
 
 
 def _report(rows: list[dict[str, Any]], out: Path) -> None:
-    from rich.console import Console
-
     from lidscope.experiments.grokking.train import analyse, lid_cost
 
-    console = Console()
+    console = make_console()
     last = rows[-1]
     console.print(f"step {last['step']}: {_fmt(last)}")
     lt = analyse(rows)
@@ -96,7 +94,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("grokking")
     def grokking(
-        out: Path = typer.Option(..., "--out", help="output directory (resumes if it holds a checkpoint)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output directory (resumes if it holds a checkpoint) "
+                                                               "[lidscope-out/grokking; quick: lidscope-out/grokking-quick]"),
         prime: Optional[int] = typer.Option(None, help="modulus p [97; quick: 23]"),
         op: Optional[str] = typer.Option(None, "--op", help=f"{OPS_HELP} [+]"),
         train_fraction: Optional[float] = typer.Option(None, help="fraction of all equations for training [0.3]"),
@@ -111,13 +110,14 @@ def register(app: typer.Typer) -> None:
         lid: bool = typer.Option(True, "--lid/--no-lid", help="measure LID at each evaluation"),
         seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
-        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="discard a checkpoint in --out and start over"),
     ) -> None:
         """Train a small transformer on a op b = c mod p; track accuracy and LID of its last block."""
         from lidscope.experiments.grokking.train import run
 
+        out = _default_out(out, quick, "grokking")
         try:
             config = _config(
                 quick, prime=prime, op=op, train_fraction=train_fraction, steps=steps,
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
             config.validate()
         except ValueError as exc:
             _bad_input(exc)
-        _set_threads(threads)
+        limit_threads(threads)
         with _progress() as progress:
             task = progress.add_task("starting", total=config.steps, name=f"frac {config.train_fraction:g}")
             try:
@@ -144,7 +144,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("grokking-sweep")
     def grokking_sweep(
-        out: Path = typer.Option(..., "--out", help="output directory; one sub-directory per run"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output directory; one sub-directory per fraction "
+                                                               "[lidscope-out/grokking-sweep; quick: lidscope-out/grokking-sweep-quick]"),
         train_fractions: str = typer.Option(
             "0.2,0.3,0.5", help="comma-separated train fractions, e.g. 0.1,0.2,0.3"
         ),
@@ -161,7 +162,7 @@ def register(app: typer.Typer) -> None:
         lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' [all]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
-        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="start every run over"),
     ) -> None:
@@ -178,6 +179,7 @@ def register(app: typer.Typer) -> None:
                 _bad_input(ValueError(f"--{what} must be comma-separated numbers, got {text!r}"))
                 raise  # unreachable
 
+        out = _default_out(out, quick, "grokking-sweep")
         try:
             if plan is not None:
                 the_plan, base = study_plan(plan)
@@ -198,7 +200,7 @@ def register(app: typer.Typer) -> None:
                 )
         except ValueError as exc:
             _bad_input(exc)
-        _set_threads(threads)
+        limit_threads(threads)
         from lidscope.experiments.grokking.study import run_name
 
         with _progress() as progress:

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from lidscope.extract.models import quiet_transformers
 from lidscope.settings import PAPER, QUICK, parse_layers
+from lidscope.threads import THREADS_HELP, limit_threads
 
 #: M and N of the no-argument demo (``lidscope measure``, the quick preset); ``--paper`` gives the paper's.
 DEMO_DEFAULTS: dict[str, int | None] = {"n_sequences": QUICK.n_sequences, "n_points": QUICK.n_points}
@@ -93,8 +95,8 @@ def _print_summary(console: Any, r: Any) -> None:
     s = r.summary
     c = s["counts"]
     t = Table(title=f"{s['model']['name']} on {s['data']['name']}", show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column()
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")  # long paths wrap, never end in an ellipsis
     t.add_row("model", f"{s['model']['source']}  (fingerprint {s['model']['fingerprint']['id']})")
     t.add_row("data", f"{s['data']['source']}  (fingerprint {s['data']['fingerprint'][:16]})")
     t.add_row("sequences", f"{c['sequences']:,} used of {c['sequences_sampled']:,} sampled "
@@ -122,11 +124,11 @@ def _print_summary(console: Any, r: Any) -> None:
         t.add_row("results", f"{r.out_dir}/ ({', '.join(r.summary.get('files', ['summary.json', 'tokens.parquet']))})")
     console.print(t)
     for note in s.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(str(note))}")
 
 
 def _fail(console: Any, exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(2)
 
 
@@ -218,8 +220,8 @@ def register(app: typer.Typer) -> None:
                                            help="Do not keep the sampled texts (texts.parquet) in the result "
                                                 "folder, e.g. for private data; the report then shows tokens "
                                                 "without their context."),
-        threads: Optional[int] = typer.Option(None, "--threads", rich_help_panel=_PANEL_RUN,
-                                              help="torch CPU threads (default: torch's choice)."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, rich_help_panel=_PANEL_RUN,
+                                              help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
                                    help="No progress bars."),
     ) -> None:
@@ -229,12 +231,12 @@ def register(app: typer.Typer) -> None:
         neighbours of every point -> local TwoNN -> mean, median, std, quartiles, global estimate.
         With no arguments: the bundled all-MiniLM-L6-v2 on chit-chat validation utterances.
         """
-        from rich.console import Console
+        from ._console import make_console
 
         from lidscope.extract.errors import ExtractError
         from lidscope.measure import measure
 
-        console = Console()
+        console = make_console()
         kw = _start_run(console, threads, paper, n_sequences, n_points)
         kwargs = _measure_kwargs(
             model=model, gguf_file=gguf_file, trust_remote_code=trust_remote_code, data=data, split=split,
@@ -292,17 +294,17 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("lidscope-out/compare"), "--out", "-o",
                                  help="Folder for per-run results, compare.json, violin-<data>.png, compare.png."),
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Embedding cache root."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
         """Measure several models on several datasets and draw violins of pointwise LID per dataset."""
-        from rich.console import Console
+        from ._console import make_console
         from rich.table import Table
 
         from lidscope.extract.errors import ExtractError
         from lidscope.measure import compare
 
-        console = Console()
+        console = make_console()
         kw = _start_run(console, threads, paper, n_sequences, n_points)
         quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
@@ -337,14 +339,11 @@ def register(app: typer.Typer) -> None:
 
 def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]
                n_points: int | None) -> dict:
-    """Common start of measure/compare: torch threads, M/N defaults, and their printed notes."""
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    """Common start of measure/compare: thread caps, M/N defaults, and their printed notes."""
+    limit_threads(threads)
     kw = _resolve_defaults(paper, n_sequences, n_points)
     for note in kw.pop("_notes"):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(str(note))}")
     return kw
 
 

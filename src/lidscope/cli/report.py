@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from lidscope.drilldown import MIN_COUNT
 
@@ -19,17 +20,17 @@ def report_command(
     min_count: int = typer.Option(MIN_COUNT, "--min-count", help="Least points for a token type in the tables."),
 ) -> None:
     """Write an interactive report: distribution, token tables, map, movers, sweep curves (no network needed)."""
-    from rich.console import Console
+    from ._console import make_console
 
     from lidscope.errors import LIDInputError
     from lidscope.report import write_report
 
-    console = Console()
+    console = make_console()
     target = out or (runs[0] / "report.html" if len(runs) == 1 and runs[0].is_dir() else Path("lidscope-report.html"))
     try:
         path = write_report(runs, target, title=title, min_count=min_count)
     except LIDInputError as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print(f"[bold red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from None
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB); open it in a browser (works offline)")
 

@@ -6,17 +6,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from lidscope.cli.measure import LAYERS, parse_layer_option
 from lidscope.extract.models import quiet_transformers
 from lidscope.settings import PAPER, SWEEP
-
-
-def _threads(threads: Optional[int]) -> None:
-    if threads is not None:
-        from lidscope.threads import limit_threads
-
-        limit_threads(threads)
+from lidscope.threads import THREADS_HELP, limit_threads
 
 
 def _signals_table(console: Any, store: Any, layer: Optional[str]) -> None:
@@ -80,18 +75,18 @@ def register(app: typer.Typer) -> None:
                                                                       "machine belongs to), ray://HEAD:10001 or "
                                                                       "HEAD:6379; default: a private local Ray."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw STORE/training.png/.svg at the end."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch, numba and faiss."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     ) -> None:
         """Measure LID of every checkpoint of a training run on every dataset/split (resumable)."""
-        from rich.console import Console
+        from ._console import make_console
 
         from lidscope.executors import ExecutorError, get_executor
         from lidscope.extract.errors import ExtractError
         from lidscope.settings import MeasureSettings
         from lidscope.training.sweep import SweepError, plan_sweep, run_sweep
 
-        console = Console()
-        _threads(threads)
+        console = make_console()
+        limit_threads(threads)
         quiet_transformers()
         try:
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
@@ -103,12 +98,12 @@ def register(app: typer.Typer) -> None:
             ex = get_executor(executor, **({"address": address} if address is not None else {}))
             plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model)
         except (SweepError, ExtractError, ValueError, ExecutorError) as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         for s in plan.skipped:
-            console.print(f"[yellow]skipped[/] {s['checkpoint']}: {s['reason']}")
+            console.print(f"[yellow]skipped[/] {escape(str(s['checkpoint']))}: {escape(str(s['reason']))}")
         for note in plan.notes:
-            console.print(f"[yellow]note:[/] {note}")
+            console.print(f"[yellow]note:[/] {escape(str(note))}")
         console.print(f"{len(plan.checkpoints)} checkpoints x {len(data)} data specs: {plan.already_done} already "
                       f"in {out}, {plan.n_units} to measure in {len(plan.jobs)} jobs.")
 
@@ -116,16 +111,16 @@ def register(app: typer.Typer) -> None:
             if kind == "done":
                 console.print(f"[green]done[/] step {info['step']}  {info['checkpoint']}  ({info['seconds']:.1f} s)")
             else:
-                console.print(f"[red]failed[/] step {info['step']}  {info['checkpoint']}: {info['error']} "
+                console.print(f"[red]failed[/] step {info['step']}  {escape(str(info['checkpoint']))}: {escape(str(info['error']))} "
                               "(recorded in the store; skipped, retried on the next run)")
 
         try:
             report = run_sweep(plan, ex, on_event=event)
         except ExecutorError as exc:  # e.g. cluster unreachable, paths not shared by the nodes
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         for note in report.notes:
-            console.print(f"[yellow]note:[/] {note}")
+            console.print(f"[yellow]note:[/] {escape(str(note))}")
         _signals_table(console, report.store, None)
         if plot and not report.store.read().empty:
             from lidscope.training.plots import plot_training
@@ -153,17 +148,17 @@ def register(app: typer.Typer) -> None:
                                                                      ".png and .svg are written."),
     ) -> None:
         """Draw mean LID (with a band) against step per dataset/split, task metrics on a second axis."""
-        from rich.console import Console
+        from ._console import make_console
 
         from lidscope.training.plots import plot_training
         from lidscope.training.store import ResultsStore, StoreError
 
-        console = Console()
+        console = make_console()
         metrics = None if not metric else ([] if metric == ["none"] else list(metric))
         try:
             paths = plot_training(ResultsStore(results), out, metrics=metrics, layer=layer, data=data, stat=stat)
         except StoreError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         _signals_table(console, ResultsStore(results), layer)
         console.print(f"figure: {', '.join(map(str, paths))}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from lidscope.drilldown import MIN_COUNT
 
@@ -48,13 +49,13 @@ def tokens_command(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write each table as CSV into this folder."),
 ) -> None:
     """LID by token class, position, frequency band and token type, with 95 % intervals over sequences."""
-    from rich.console import Console
+    from ._console import make_console
 
     from lidscope.drilldown import Drilldown, compare_runs
     from lidscope.errors import LIDInputError
     from lidscope.runs import load_run
 
-    console = Console()
+    console = make_console()
     try:
         r = load_run(run)
         if compare is not None:
@@ -87,7 +88,7 @@ def tokens_command(
                 csv.mkdir(parents=True, exist_ok=True)
                 df.to_csv(csv / f"by_{name}.csv", index=False)
     except LIDInputError as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print(f"[bold red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 

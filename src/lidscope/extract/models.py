@@ -111,6 +111,8 @@ class LoadedModel:
 def quiet_transformers() -> None:
     """No hub access, and no transformers progress bars or warnings mixed into lidscope's output."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if os.environ.get("LIDSCOPE_VERBOSE"):  # `lidscope --verbose`: leave transformers' output on
+        return
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:  # pragma: no cover - transformers is a dependency

@@ -1,0 +1,62 @@
+"""Terminal output of every command: full-width logs, escaped messages, other libraries kept quiet."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+#: Width used when the output is a pipe or a file (CI logs): wide enough that no path is cut.
+PIPE_WIDTH = 400
+
+#: Set (if unset) unless ``--verbose``: progress bars of transformers, datasets, huggingface_hub and any
+#: tqdm (Ray workers inherit the environment of a local Ray started from this process).
+QUIET_ENV: dict[str, str] = {
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TOKENIZERS_PARALLELISM": "false",  # tokenizers' own thread pool beside torch's
+    "RAY_DEDUP_LOGS": "1",
+}
+
+
+def configure_output(verbose: bool = False) -> None:
+    """Other libraries' progress bars and chatter off unless ``verbose``; never reach for a model hub.
+
+    Runs before any command imports transformers, datasets or Ray (they read these variables then).
+    """
+    if verbose:
+        os.environ["LIDSCOPE_VERBOSE"] = "1"
+    else:
+        for key, value in QUIET_ENV.items():
+            os.environ.setdefault(key, value)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # lidscope never downloads
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that never cuts lines when the output is a pipe or a file."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    columns = os.environ.get("COLUMNS", "")
+    width = max(PIPE_WIDTH, int(columns) if columns.isdigit() else 0)
+    return Console(stderr=stderr, width=width, soft_wrap=True)
+
+
+def error(console: Console, exc: BaseException | str, code: int = 2) -> None:
+    """Print ``error: <message>`` (the message escaped, so ``X[bad]`` is shown as written) and exit."""
+    import typer
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")
+    raise typer.Exit(code)
+
+
+def note(console: Console, text: Any, label: str = "note") -> None:
+    """Print ``note: <text>`` with the text escaped."""
+    console.print(f"[yellow]{label}:[/] {escape(str(text))}")
