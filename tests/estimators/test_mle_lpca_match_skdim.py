@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skdim
 
-from conftest import reference_context
+from skdim_reference import reference_context
 from lidscope import LocalMLE, LocalPCA, local_dimensions
 from lidscope.synthetic import curved_manifold
 

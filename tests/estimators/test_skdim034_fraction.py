@@ -12,7 +12,7 @@ import pytest
 from lidscope import LIDInputError, LocalTwoNN, TwoNN, local_dimensions
 from lidscope.synthetic import curved_manifold
 
-from conftest import skdim_pointwise_twonn
+from skdim_reference import skdim_pointwise_twonn
 
 
 def twonn_034(points: np.ndarray, discard_fraction: float) -> float:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skdim
 
-from conftest import reference_context, skdim_pointwise_twonn
+from skdim_reference import reference_context, skdim_pointwise_twonn
 from lidscope import LocalTwoNN, TwoNN, local_dimensions
 from lidscope.synthetic import curved_manifold, linear_subspace
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeruns import BASE, fake_run  # noqa: E402
+from report_runs import BASE, fake_run  # noqa: E402
 
 from lidscope.drilldown import Drilldown  # noqa: E402
 from lidscope.report import write_report  # noqa: E402

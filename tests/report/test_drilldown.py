@@ -14,7 +14,7 @@ from lidscope.runs import MissingRunData, load_run
 from lidscope.token_classes import classify, classify_all, convention
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeruns import BASE, fake_run  # noqa: E402
+from report_runs import BASE, fake_run  # noqa: E402
 
 
 def test_clustered_interval_covers_the_true_mean_at_its_level():

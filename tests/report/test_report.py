@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakeruns import BASE, fake_run  # noqa: E402
+from report_runs import BASE, fake_run  # noqa: E402
 
 from lidscope import LIDInputError  # noqa: E402
 from lidscope.cli import _register, app  # noqa: E402
