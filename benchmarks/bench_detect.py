@@ -170,7 +170,12 @@ def evaluate(run: TrainRun, label: str, ckpt: str, base: str, data: dict[str, di
              **{f"ood-{c}": data[c]["ood"][:sizes.n_eval_ood] for c in CORPORA if c != run.corpus}}
     settings = DetectSettings(max_length=sizes.max_length, n_points=sizes.n_points, n_neighbors=sizes.n_neighbors,
                               set_sizes=sizes.set_sizes, n_resamples=sizes.n_resamples, n_texts=None)
-    res = detect(ckpt, cands, pool["reference"], base=base, settings=settings, out=out, cache=cache)
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total:
+            print(f"  {time.strftime('%H:%M:%S')} {label}: {stage} done ({total})", flush=True)
+
+    res = detect(ckpt, cands, pool["reference"], base=base, settings=settings, out=out, cache=cache,
+                 progress=progress)
     rows = []
     for meth in res.methods:
         m, n = res.sets["members"]["methods"][meth], res.sets["nonmembers"]["methods"][meth]
@@ -263,6 +268,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--members", type=int, help="members (and same-distribution non-members) per run")
     ap.add_argument("--reference", type=int, help="reference texts per corpus")
     ap.add_argument("--ood", type=int, help="out-of-distribution control texts per other corpus")
+    ap.add_argument("--n-points", type=int, help="most LID points per cloud (default: every token)")
     ap.add_argument("--eval-nonmembers", type=int, help="non-members scored (default: as many as members)")
     ap.add_argument("--eval-ood", type=int, help="OOD control texts scored per other corpus (default: --ood)")
     ap.add_argument("--checkpoints", action="append", help="evaluate only these checkpoints (epoch1, epoch3, ...)")
@@ -271,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     a = ap.parse_args(argv)
     sizes = QUICK if a.quick else FULL
     given = {"n_members": a.members, "n_reference": a.reference, "n_ood": a.ood,
-             "n_eval_nonmembers": a.eval_nonmembers, "n_eval_ood": a.eval_ood}
+             "n_eval_nonmembers": a.eval_nonmembers, "n_eval_ood": a.eval_ood, "n_points": a.n_points}
     sizes = replace(sizes, **{k: v for k, v in given.items() if v})
     out = Path(a.out)
     runs = [r for r in RUNS if not a.only or r.name in a.only]
