@@ -216,6 +216,7 @@ def measure(
     n_neighbors: int = PAPER.n_neighbors,
     estimator: str = PAPER.estimator,
     discard_fraction: float = PAPER.discard_fraction,
+    twonn_fraction: str = PAPER.twonn_fraction,
     backend: str = PAPER.backend,
     out: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -245,7 +246,8 @@ def measure(
         masked_tokens: masked-token mode for masked LMs.
         sample_size / n_points / seed: the cloud (`lidscope.cloud`): 150,000 sampled, dedup,
             first N = 60,000.
-        n_neighbors / estimator / discard_fraction / backend: passed to `local_dimensions`.
+        n_neighbors / estimator / discard_fraction / backend: passed to `local_dimensions`;
+        twonn_fraction: its ``empirical_fraction`` ("skdim-0.5", or "skdim-0.3.4" for the paper's).
         out: result folder written by `lidscope.outputs.write_measure` (``summary.json``,
             ``tokens.parquet``, ``lid.png``, ...); None (the default) = no files.
         cache_dir: embedding cache root (default ``$LIDSCOPE_CACHE/embeddings`` or
@@ -370,7 +372,8 @@ def measure(
         prefix = f"layer {label}: " if len(clouds) > 1 else ""
         sub = (lambda s, d, n, p=prefix: progress(p + s, d, n)) if progress else None
         lid = local_dimensions(cloud.vectors, n_neighbors=n_neighbors, estimator=estimator,
-                               discard_fraction=discard_fraction, dedup=True, backend=backend, progress=sub,
+                               discard_fraction=discard_fraction, empirical_fraction=twonn_fraction,
+                               dedup=True, backend=backend, progress=sub,
                                return_neighbors=keep_neighbors > 0)
         for stage in ("neighbors", "estimates"):
             timings[stage] += float(lid.timings.get(stage, 0.0))
@@ -379,7 +382,7 @@ def measure(
     t = time.perf_counter()
     uncertainty, replicate_rows = measure_replicates(
         plan, replicate_clouds, layer_results, n_neighbors=n_neighbors, estimator=estimator,
-        discard_fraction=discard_fraction, backend=backend, progress=progress)
+        discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, progress=progress)
     timings["replicates"] = time.perf_counter() - t
     t = time.perf_counter()
     table = _tokens_table(loaded, texts, layer_results)
@@ -396,7 +399,8 @@ def measure(
         "text_column": text_column, "n_sequences": n_sequences, "data_seed": data_seed,
         **{f"extraction.{k}": v for k, v in config.to_dict().items()},
         "sample_size": sample_size, "n_points": n_points, "seed": seed, "n_neighbors": n_neighbors,
-        "estimator": estimator, "discard_fraction": discard_fraction, "backend": backend,
+        "estimator": estimator, "discard_fraction": discard_fraction, "twonn_fraction": twonn_fraction,
+        "backend": backend,
         "use_cache": use_cache, "keep_texts": keep_texts, "keep_neighbors": keep_neighbors,
         "n_replicates": plan.n_replicates, "settings_id": spec.settings_id,
     }

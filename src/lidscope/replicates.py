@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.extract.texts import Texts, load_texts
+from lidscope.settings import TWONN_FRACTION
 
 
 @dataclass
@@ -97,6 +98,7 @@ def plan_replicates(
 def measure_replicates(
     plan: ReplicatePlan, clouds: list[dict[str, Any]], first: dict[str, Any], *, n_neighbors: int, estimator: str,
     discard_fraction: float, backend: str, progress: Any = None, n_boot: int | None = None,
+    twonn_fraction: str = TWONN_FRACTION,
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Estimate replicates 1..R-1 (replicate 0 is ``first``: ``{layer: LayerResult}``) and summarise.
 
@@ -116,7 +118,8 @@ def measure_replicates(
                 if progress:
                     progress("replicates", r, plan.n_replicates)
                 lid = local_dimensions(cloud.vectors, n_neighbors=n_neighbors, estimator=estimator,
-                                       discard_fraction=discard_fraction, dedup=True, backend=backend)
+                                       discard_fraction=discard_fraction, empirical_fraction=twonn_fraction,
+                                       dedup=True, backend=backend)
                 means[label].append(float(lid.mean))
         c0 = next(iter(rc.values()))
         records.append({"replicate": r, "data_seed": plan.seeds[r][0], "seed": plan.seeds[r][1],

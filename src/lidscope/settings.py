@@ -145,6 +145,8 @@ class MeasureSettings:
         text_column: column holding the text in tabular data (None: ``text`` or the only one).
         batch_size / max_batch_tokens / backend: speed only, not in the identity.
         n_replicates: R independent replicates (own sequence and token samples, same M and N).
+        twonn_fraction: the linear TwoNN fit's empirical fraction, by the scikit-dimension release
+            it equals (`TWONN_FRACTIONS`: "skdim-0.5" i / N, "skdim-0.3.4" (i - 1) / N, the paper's).
         extra: further keyword arguments of `lidscope.measure.measure` (token rules, ...).
 
     Raises:
@@ -166,6 +168,7 @@ class MeasureSettings:
     max_batch_tokens: int = field(default=MAX_BATCH_TOKENS, metadata=SPEED_ONLY)
     backend: str = field(default=BACKEND, metadata={**SPEED_ONLY, **ADDED})
     n_replicates: int = field(default=N_REPLICATES, metadata=ADDED)
+    twonn_fraction: str = field(default=TWONN_FRACTION, metadata=ADDED)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -216,6 +219,9 @@ class MeasureSettings:
         whole("seed", 0)
         whole("data_seed", 0)
         whole("n_replicates", 1)
+        if self.twonn_fraction not in TWONN_FRACTIONS:
+            raise LIDInputError(f"twonn_fraction must be one of {', '.join(TWONN_FRACTIONS)} (the scikit-dimension "
+                                f"release whose TwoNN fit it equals); got {self.twonn_fraction!r}.")
         if self.n_points is not None and self.n_points <= self.n_neighbors:
             raise LIDInputError(f"N = {self.n_points} points cannot give L = {self.n_neighbors} neighbours each: "
                                 "N must exceed L (raise n_points or lower n_neighbors).")

@@ -63,3 +63,29 @@ def test_estimate_refuses_pickled_object_arrays(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     res = runner.invoke(app, ["estimate", str(tmp_path / "obj.npy"), "--no-progress"])
     assert res.exit_code == 2 and "Could not read" in res.output
+
+
+def test_twonn_fraction_of_the_paper_is_offered_and_recorded(tmp_path):
+    out = tmp_path / "out"
+    args = ["estimate", str(_write(tmp_path, "npy")), "-L", "32", "--no-progress", "--no-figure"]
+    res = runner.invoke(app, args + ["--out", str(out), "--twonn-fraction", "skdim-0.3.4"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["params"]["empirical_fraction"] == "skdim-0.3.4"
+    ref = local_dimensions(X, n_neighbors=32, empirical_fraction="skdim-0.3.4")
+    assert summary["mean"] == pytest.approx(ref.mean, rel=1e-12)
+    assert summary["mean"] < local_dimensions(X, n_neighbors=32).mean
+    bad = runner.invoke(app, args + ["--out", str(tmp_path / "bad"), "--twonn-fraction", "paper"])
+    assert bad.exit_code == 2 and "skdim-0.3.4" in bad.output
+
+
+def test_measure_settings_carry_the_twonn_fraction():
+    from lidscope import LIDInputError
+    from lidscope.measure import settings_of
+    from lidscope.settings import MeasureSettings
+
+    assert settings_of({"twonn_fraction": "skdim-0.3.4"}).twonn_fraction == "skdim-0.3.4"
+    assert MeasureSettings().settings_id == MeasureSettings(twonn_fraction="skdim-0.5").settings_id
+    assert MeasureSettings().settings_id != MeasureSettings(twonn_fraction="skdim-0.3.4").settings_id
+    with pytest.raises(LIDInputError, match="twonn_fraction"):
+        MeasureSettings(twonn_fraction="paper")

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from typing_extensions import Annotated
 
-from ..settings import BACKEND, DISCARD_FRACTION, N_NEIGHBORS, SEED, check_backend
+from ..settings import BACKEND, DISCARD_FRACTION, N_NEIGHBORS, SEED, TWONN_FRACTION, check_backend
 from ..threads import THREADS_HELP, limit_threads
 from ._progress import console, stage_progress
 
@@ -30,6 +30,7 @@ def estimate(
     neighbors: Annotated[int, typer.Option("--neighbors", "-L", help="Neighbourhood size L (the point itself excluded).")] = N_NEIGHBORS,
     estimator: Annotated[Estimator, typer.Option(help="twonn (linear fit, as the paper), twonn_mle, mle (Levina-Bickel) or lpca.")] = Estimator.twonn,
     discard_fraction: Annotated[float, typer.Option(help="Share of the largest TwoNN ratios dropped in each fit.")] = DISCARD_FRACTION,
+    twonn_fraction: Annotated[str, typer.Option(help="TwoNN fit as scikit-dimension skdim-0.5 (F = i/N) or skdim-0.3.4 (F = (i-1)/N, the paper's locked release).")] = TWONN_FRACTION,
     n_points: Annotated[Optional[int], typer.Option(help="Shuffle (with --seed), drop duplicates, keep the first N points. Default: all.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the shuffle used with --n-points.")] = SEED,
     dedup: Annotated[bool, typer.Option(help="Remove exact duplicate rows (counted). With --no-dedup, duplicates are an error.")] = True,
@@ -63,6 +64,7 @@ def estimate(
         with stage_progress(progress) as update:
             r = local_dimensions(
                 X, n_neighbors=neighbors, estimator=estimator.value, discard_fraction=discard_fraction,
+                empirical_fraction=twonn_fraction,
                 n_points=n_points, random_state=seed, dedup=dedup, backend=backend, device=device, progress=update,
             )
     except LIDInputError as exc:

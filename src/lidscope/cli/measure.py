@@ -200,6 +200,9 @@ def register(app: typer.Typer) -> None:
                                       help="Local estimator: twonn (paper), twonn_mle, mle, lpca."),
         discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
+        twonn_fraction: str = typer.Option(QUICK.twonn_fraction, "--twonn-fraction", rich_help_panel=_PANEL_CLOUD,
+                                           help="TwoNN fit as scikit-dimension skdim-0.5 (F = i/N) or skdim-0.3.4 "
+                                                "(F = (i-1)/N, the paper's locked release; ~2.6 % lower)."),
         backend: str = typer.Option(QUICK.backend, "--backend", rich_help_panel=_PANEL_CLOUD,
                                     help="Neighbour search / estimator backend: auto (torch on CUDA when available, "
                                          "else numba: faiss + compiled loops on CPU), numba, or torch."),
@@ -244,8 +247,8 @@ def register(app: typer.Typer) -> None:
             max_length=max_length, batch_size=batch_size, max_batch_tokens=max_batch_tokens, keep_bos=keep_bos,
             drop_eos=drop_eos, drop_special=drop_special, masked_tokens=masked_tokens, pad_token_id=pad_token_id,
             sample_size=sample_size, seed=seed, n_neighbors=neighbors, estimator=estimator,
-            discard_fraction=discard_fraction, backend=backend, out=out, cache_dir=cache_dir,
-            use_cache=not no_cache, figures=not no_figures, **kw,
+            discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, out=out,
+            cache_dir=cache_dir, use_cache=not no_cache, figures=not no_figures, **kw,
         )
         kwargs["keep_texts"] = not no_keep_texts
         quiet_transformers()
