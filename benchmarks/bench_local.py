@@ -42,11 +42,11 @@ def run_path(path: str, args) -> dict:
         out["total"] = out["neighbors"] = time.perf_counter() - t
     elif path == "search-sym":  # lidscope's symmetric float32 search alone (no float64 re-rank)
         from lidscope._search_kernels import symmetric_topk
-        from lidscope.neighbors import EXTRA_CANDIDATES, _centred_float32
+        from lidscope.neighbors import EXTRA_CANDIDATES, centred_float32
 
         symmetric_topk(X[:2000], args.neighbors, block=1024)  # JIT warm-up
         t = time.perf_counter()
-        symmetric_topk(_centred_float32(X), args.neighbors + EXTRA_CANDIDATES)
+        symmetric_topk(centred_float32(X)[0], args.neighbors + EXTRA_CANDIDATES)
         out["total"] = out["neighbors"] = time.perf_counter() - t
     elif path in ("ours", "ours-torch"):
         import lidscope

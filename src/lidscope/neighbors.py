@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._search_kernels import row_keys
+from ._search_kernels import row_keys, sqdist  # sqdist: for the estimators' direct distances
 from .settings import EXTRA_CANDIDATES  # float32 candidates beyond k, re-ranked in float64
 
 Progress = Callable[[str, int, int], None]

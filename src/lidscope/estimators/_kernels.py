@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._search_kernels import sqdist  # also selects numba's threading layer
+from ..neighbors import sqdist  # the search kernels' float64 distance (and numba's threading layer)
 
 
 @njit(cache=True, error_model="numpy")
