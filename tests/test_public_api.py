@@ -14,15 +14,23 @@ def test_import_lidscope_does_not_load_transformers_or_torch():
     assert out.split() == ["False", "False"]
 
 
-@pytest.mark.parametrize("name", ["sweep", "LIDCallback", "LIDMonitor"])
-def test_model_facing_names_resolve(name):
-    assert callable(getattr(lidscope, name))
+@pytest.mark.parametrize("name, module", [("sweep", "lidscope.training.sweep"),
+                                          ("LIDCallback", "lidscope.training.callback"),
+                                          ("LIDMonitor", "lidscope.training.monitor")])
+def test_model_facing_names_are_the_objects_of_their_modules(name, module):
+    import importlib
+
+    assert getattr(lidscope, name) is getattr(importlib.import_module(module), name)
 
 
-def test_measure_lives_in_its_module():
-    from lidscope.measure import compare, measure
+def test_moved_names_keep_working():
+    from lidscope.measure import write_result
+    from lidscope.outputs import write_json, write_measure
+    from lidscope.results import write_json as old_write_json
 
-    assert callable(measure) and callable(compare)
+    assert old_write_json is write_json
+    assert write_result.__doc__.startswith("Deprecated alias of `lidscope.outputs.write_measure`")
+    assert write_measure.__name__ == "write_measure"
 
 
 def test_unknown_name_is_an_attribute_error():

@@ -479,13 +479,13 @@ def settings_of(kwargs: dict[str, Any]) -> MeasureSettings:
     given = {k: v for k, v in kwargs.items() if k in names}
     if "layers" in given:
         given["layers"] = (given["layers"],) if isinstance(given["layers"], int) else tuple(given["layers"])
-    defaults = {k: p.default for k, p in inspect.signature(measure).parameters.items()}
-    extra = {k: v for k, v in kwargs.items() if k in _MEASURE_EXTRA and v != defaults[k]}
+    extra = {k: v for k, v in kwargs.items() if k in _EXTRA_DEFAULTS and v != _EXTRA_DEFAULTS[k]}
     return MeasureSettings(**given, extra=extra)
 
 
-#: `measure` arguments that change the values but are not `MeasureSettings` fields.
-_MEASURE_EXTRA = ("average_layers", "keep_bos", "drop_eos", "drop_special", "masked_tokens", "pad_token_id")
+#: `measure` arguments that change the values but are not `MeasureSettings` fields, with their defaults.
+_EXTRA_DEFAULTS = {k: p.default for k, p in inspect.signature(measure).parameters.items()
+                   if k in ("average_layers", "keep_bos", "drop_eos", "drop_special", "masked_tokens", "pad_token_id")}
 
 
 def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bool = True) -> Path:

@@ -144,7 +144,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict
     return out, run(quick_config(), out)
 
 
-def test_quick_run_writes_results(quick_run: tuple[Path, list[dict]]) -> None:
+def test_quick_run_writes_results(quick_run: tuple[Path, list[dict]], saved_figures, tmp_path) -> None:
     out, rows = quick_run
     assert [r["step"] for r in rows] == [0, 10, 20, 30]
     assert _science(read_metrics(out)) == _science(rows)
@@ -152,7 +152,16 @@ def test_quick_run_writes_results(quick_run: tuple[Path, list[dict]]) -> None:
         assert 0 <= r["val_acc"] <= 1 and math.isfinite(r["train_loss"])
         for split in ("train", "val"):
             assert r[f"lid_{split}_n"] == 120 and r[f"lid_{split}_mean"] > 0
-    assert (out / "grokking.png").stat().st_size > 0
+    assert (out / "grokking.png").is_file()
+    # the figure shows the run's accuracy and mean LID per evaluation (step 0 is off the log axis)
+    from lidscope.experiments.grokking.plots import plot_run
+
+    plot_run(rows, tmp_path / "again.png")
+    ax_acc, ax_lid = saved_figures[0].axes
+    shown = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax_acc.lines + ax_lid.lines}
+    later = [r for r in rows if r["step"] > 0]
+    assert shown["val accuracy"] == ([r["step"] for r in later], [r["val_acc"] for r in later])
+    assert shown["train mean LID"] == ([r["step"] for r in later], [r["lid_train_mean"] for r in later])
     assert json.loads((out / "config.json").read_text())["prime"] == 23
     # checkpoints are safetensors + JSON only: no pickle anywhere
     assert sorted(p.name for p in (out / CHECKPOINT_DIR).iterdir()) == ["state.json", "state.safetensors"]

@@ -16,7 +16,7 @@ def tiny(tmp_path_factory):
             "texts": write_texts(root / "texts.txt", n=160)}
 
 
-def test_finetune_quick_lora_sweeps_checkpoints_and_draws(tiny, tmp_path):
+def test_finetune_quick_lora_sweeps_checkpoints_and_draws(tiny, tmp_path, saved_figures):
     import importlib.util
     from pathlib import Path
 
@@ -28,8 +28,13 @@ def test_finetune_quick_lora_sweeps_checkpoints_and_draws(tiny, tmp_path):
                  "--eval-data", str(tiny["texts"]), "--out", str(tmp_path / "ft"), "--threads", "1"])
     assert s["objective"] == "causal" and not s["failed"]
     assert [r["step_last"] for r in s["table"]] == [4] and s["table"][0]["step_first"] == 0
-    for f in s["figures"]:
-        assert Path(f).stat().st_size > 1000
+    # the violins show, per dataset, the base (step 0) and fine-tuned points at their measured means
+    violins = saved_figures[-1]
+    assert [Path(f).name for f in s["figures"]] == ["training.png", "training.svg", "violins.png"]
+    for ax, row in zip(violins.axes, s["table"]):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["step 0", "step 4"]
+        means = [c.get_offsets()[0][1] for c in ax.collections if type(c).__name__ == "PathCollection"]
+        assert means == pytest.approx([row["mean_first"], row["mean_last"]])
     assert json.loads((tmp_path / "ft" / "summary.json").read_text())["table"]
     # resuming reuses every measurement
     again = ex.main(["--quick", "--lora", "--skip-training", "--model", str(tiny["llama"]), "--train-data",

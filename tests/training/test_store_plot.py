@@ -17,7 +17,7 @@ def _rows(run: str, seed: int, data: str, means: list[float]) -> list[dict]:
              "q25": m - 1, "q75": m + 1, "settings_id": "s"} for i, m in enumerate(means)]
 
 
-def test_seed_runs_share_a_band_and_metrics_join(tmp_path):
+def test_seed_runs_share_a_band_and_metrics_join(tmp_path, saved_figures):
     store = ResultsStore(tmp_path / "store")
     rng = np.random.default_rng(0)
     for seed in (0, 1, 2):
@@ -31,7 +31,19 @@ def test_seed_runs_share_a_band_and_metrics_join(tmp_path):
     j = store.joined(["eval_f1"])
     assert j.loc[j["step"] == 20, "eval_f1"].tolist() == pytest.approx([0.7] * 6)
     paths = plot_training(store, tmp_path / "fig.png")
-    assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+    assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.is_file() for p in paths)
+    # what the figure shows: one panel per data spec; its line is the mean over the three seeds at
+    # each step, and eval_f1 is on the second axis
+    fig = saved_figures[0]
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["chitchat-validation", "wikipedia-validation"]
+    for ax in panels:
+        want = df[df["data_name"] == ax.get_title()].groupby("step")["mean"].mean()
+        (line,) = [ln for ln in ax.get_lines() if "3 seeds" in str(ln.get_label())]
+        np.testing.assert_allclose(line.get_xdata(), want.index)
+        np.testing.assert_allclose(line.get_ydata(), want.to_numpy())
+    f1 = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_label() == "eval_f1"]
+    np.testing.assert_allclose(f1[0].get_ydata(), [0.5, 0.6, 0.7, 0.8, 0.9])
     assert "3 seeds" in paths[1].read_text()  # legend of the seeds band
     with pytest.raises(StoreError, match="layer '-2'"):
         plot_training(store, tmp_path / "x", layer="-2")

@@ -177,7 +177,7 @@ def test_jobs_are_json_and_executors_plug_in(run_dir, texts_file, tmp_path):
         get_executor("slurm")
 
 
-def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_texts_file, tmp_path):
+def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_texts_file, tmp_path, saved_figures):
     from typer.testing import CliRunner
 
     from lidscope.cli import _register, app
@@ -189,7 +189,15 @@ def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_text
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "6 already" in r.output and "0 new, 6 reused" in r.output
-    assert (swept.store.path / "training.png").stat().st_size > 1000
+    # training.png draws, per data spec, the stored mean LID at each checkpoint's step
+    df = swept.store.read()
+    panels = [ax for ax in saved_figures[0].axes if ax.get_title()]
+    assert sorted(ax.get_title() for ax in panels) == sorted(set(df["data_name"]))
+    for ax in panels:
+        rows = df[df["data_name"] == ax.get_title()].sort_values("step")
+        line = ax.get_lines()[0]
+        np.testing.assert_allclose(line.get_xdata(), rows["step"])
+        np.testing.assert_allclose(line.get_ydata(), rows["mean"])
     report = (swept.store.path / "report.html").read_text()   # the sweep's page: one LID curve per data spec
     assert report.count('class="fig" id="sweep-') == 2 and "report:" in r.output
     r = runner.invoke(app, ["plot", str(swept.store.path), "-m", "eval_f1", "-o", str(tmp_path / "fig")])
