@@ -37,20 +37,33 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def grokking(out: Path, quick: bool) -> dict[str, Any]:
+def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bool = False) -> dict[str, Any]:
     from lidscope.experiments.grokking.plots import plot_small_multiples
-    from lidscope.experiments.grokking.study import (GRID, choose_rule, outcome, plan_configs, run_name, score,
-                                                     study_plan)
+    from lidscope.experiments.grokking.study import (GRID, GRID_PLANNED, choose_rule, outcome, plan_configs,
+                                                     run_name, score, study_plan)
     from lidscope.experiments.grokking.sweep import run_sweep
     from lidscope.experiments.grokking.train import lid_cost
     from lidscope.training.signals import FALL_RULE
 
     plan, base = study_plan("quick-study" if quick else "study")
-    pairs = plan_configs(plan, base)
-    results = run_sweep([c for _, c in pairs], out / "grokking")
+    pairs = plan_configs(plan[:n_runs], base)
+    if analyse_only:  # finished runs only, cut at the plan's budget
+        from lidscope.experiments.grokking.train import read_metrics
+
+        results = {}
+        for _, c in pairs:
+            if (out / "grokking" / run_name(c) / "metrics.parquet").exists():
+                rows = [r for r in read_metrics(out / "grokking" / run_name(c)) if r["step"] <= c.steps]
+                if rows[-1]["step"] == c.steps:
+                    results[run_name(c)] = rows
+        pairs = [(p, c) for p, c in pairs if run_name(c) in results]
+    else:
+        results = run_sweep([c for _, c in pairs], out / "grokking")
     runs = {run_name(c): (p.half, results[run_name(c)]) for p, c in pairs}
     source, rule, tune_score = choose_rule(runs)
-    report: dict[str, Any] = {"chosen": {"source": source, "rule": rule.__dict__, "tune": tune_score.as_dict()}}
+    psource, prule, _ = choose_rule(runs, grid=GRID_PLANNED, prefer="lead")
+    report: dict[str, Any] = {"chosen": {"source": source, "rule": rule.__dict__, "tune": tune_score.as_dict()},
+                              "planned": {"source": psource, "rule": prule.__dict__}}
     rows = []
     for name, (half, r) in runs.items():
         o = outcome(name, half, r, rule, source)
@@ -63,7 +76,8 @@ def grokking(out: Path, quick: bool) -> dict[str, Any]:
     print(table(["run", "half", "final val acc", "val>=0.5", "val>=0.9", "alarm (chosen)", "outcome",
                  "lead to 0.5", "lead to 0.9", "alarm (shipped)", "outcome (shipped)", "CPU s"], rows))
     scores = []
-    for label, rl, src in (("chosen", rule, source), ("shipped FALL_RULE", FALL_RULE, "lid_val_mean")):
+    for label, rl, src in (("chosen", rule, source), ("as planned", prule, psource),
+                           ("shipped FALL_RULE", FALL_RULE, "lid_val_mean")):
         for half in ("tune", "test"):
             s = score([outcome(n, h, r, rl, src) for n, (h, r) in runs.items() if h == half])
             report[f"{label}/{half}"] = s.as_dict()
@@ -77,7 +91,8 @@ def grokking(out: Path, quick: bool) -> dict[str, Any]:
         scores.append(["val loss (labels)", half, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
                        s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
     report["val_loss_rule"] = lrule.__dict__
-    print(f"\nchosen on the tune half: source {source}, {rule}; val-loss reference: {lrule}\n")
+    print(f"\nchosen on the tune half: source {source}, {rule}; as planned: {psource}, {prule}; "
+          f"val-loss reference: {lrule}\n")
     print(table(["rule", "half", "runs", "reached 0.5", "alarms", "hits", "of which by 0.5", "late", "missed",
                  "false alarms",
                  "precision", "recall", "median lead to 0.5", "median lead to 0.9"], scores))
@@ -94,7 +109,7 @@ def grokking(out: Path, quick: bool) -> dict[str, Any]:
     return report
 
 
-def classifiers(out: Path, quick: bool) -> dict[str, Any]:
+def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str, Any]:
     from lidscope.experiments.classify import run
     from lidscope.experiments.classify_study import (choose_plateau, overfit_verdict, plateau_error,
                                                      study_plan)
@@ -104,10 +119,13 @@ def classifiers(out: Path, quick: bool) -> dict[str, Any]:
     summaries = {}
     for p in plan:
         path = Path(p.config.out) / "summary.json"
+        if not path.exists() and analyse_only:
+            continue
         summaries[p.name] = json.loads(path.read_text()) if path.exists() else run(p.config)
         print(f"{p.name}: CPU {summaries[p.name].get('cpu_seconds', math.nan):.0f} s", file=sys.stderr, flush=True)
     report: dict[str, Any] = {}
     rows = []
+    plan = [p for p in plan if p.name in summaries]
     for p in plan:
         if p.role != "overfit":
             continue
@@ -119,6 +137,9 @@ def classifiers(out: Path, quick: bool) -> dict[str, Any]:
     print(table(["run", "F1 peak step", "peak F1", "final F1", "LID at peak", "LID final", "LID change",
                  "noise threshold", "LID while F1 falls", "Spearman(LID, F1) after peak", "CPU s"], rows))
     fit = [summaries[p.name] for p in plan if p.role == "fit"]
+    if not fit:
+        print("\nno finished exhaustion runs of the fit half: no plateau rule chosen")
+        return report
     params, cost = choose_plateau(fit)
     report["plateau_rule"] = {**params, "fit_mean_abs_error_epochs": cost}
     rows = []
@@ -153,6 +174,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", default="lidscope-out/signals")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only", choices=("grokking", "classifiers"), help="run one part")
+    ap.add_argument("--grok-runs", type=int, help="only the first N runs of the grokking plan (both halves)")
+    ap.add_argument("--analyse-only", action="store_true", help="tables from the finished runs in OUT; run nothing")
     a = ap.parse_args(argv)
     from lidscope.threads import limit_threads
 
@@ -161,9 +184,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     if a.only in (None, "grokking"):
-        report["grokking"] = grokking(out, a.quick)
+        report["grokking"] = grokking(out, a.quick, a.grok_runs, a.analyse_only)
     if a.only in (None, "classifiers"):
-        report["classifiers"] = classifiers(out, a.quick)
+        report["classifiers"] = classifiers(out, a.quick, a.analyse_only)
     (out / "signals.json").write_text(json.dumps(report, indent=1, default=str))
     return report
 

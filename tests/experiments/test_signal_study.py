@@ -119,3 +119,12 @@ def test_label_noise_and_imbalance():
     items = [(f"{c}{i}", "text", c) for c in "abc" for i in range(10)]
     sample = imbalanced_sample(items, 2, 3, seed=0)
     assert [lab for _, _, lab in sample].count("a") == 6 and len(sample) == 10
+
+
+def test_tie_break_lead_or_cautious():
+    runs = {"g": ("tune", GROKS)}
+    grid = {"rel_drop": (0.1, 0.3), "window": (None,), "confirm": (1,), "skip": (1,), "noise_z": (None,)}
+    assert choose_rule(runs, grid=grid, prefer="lead")[1].rel_drop == 0.1       # alarm at 350, lead 50
+    assert choose_rule(runs, grid=grid, prefer="cautious")[1].rel_drop == 0.3   # alarm at 400, lead 0
+    with pytest.raises(ValueError, match="prefer"):
+        choose_rule(runs, grid=grid, prefer="soon")

@@ -103,3 +103,12 @@ def test_fall_rule_rejects_bad_parameters():
         with pytest.raises(ValueError):
             FallRule(**kw)
 
+
+
+def test_shipped_fall_rule_skips_the_init_transient_and_needs_a_fifth():
+    # the initialisation transient (step 0 to the second measurement) never fires; a 15 % dip does not;
+    # a 25 % fall from the recent maximum does
+    base = [16.0, 10.0, 11.0, 13.0, 14.0, 14.0]
+    assert fall_alarm(base + [11.9, 14.0]) is None
+    assert fall_alarm(base + [10.5]).index == 6
+    assert fall_alarm([16.0, 8.0, 7.0, 5.0]) is not None and fall_alarm([16.0, 8.0, 7.0, 5.0]).index == 3

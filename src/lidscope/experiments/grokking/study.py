@@ -94,14 +94,19 @@ def plan_configs(plan: Sequence[PlannedRun], base: GrokConfig) -> list[tuple[Pla
 #: never reached GENERALISED_AT is a *false alarm* (within the budget: such a run may grok later).
 GENERALISED_AT = 0.5
 COMPLETED_AT = 0.9
-#: The candidate rules the tuning half chooses from (every combination; see `rule_grid`).
-GRID = {
+#: The candidate rules the tuning half chooses from, as planned before any run (every combination; see
+#: `rule_grid`), with ties broken towards the longer lead (``prefer="lead"``).
+GRID_PLANNED = {
     "rel_drop": (0.05, 0.1, 0.15, 0.2, 0.3),
     "window": (3, 5, None),
     "confirm": (1, 2, 3),
     "skip": (1, 2, 4),
     "noise_z": (None, 3.0),
 }
+#: The amended grid (docs/signals.md says why): the planned choice fired at the second evaluation, on the
+#: end of the post-initialisation transient, so ``skip`` starts at 2 and ties go to the more cautious
+#: rule (``prefer="cautious"``).
+GRID = {**GRID_PLANNED, "skip": (2, 4, 6)}
 #: The LID series a rule may watch: validation inputs (no labels needed) or the training inputs.
 SOURCES = ("lid_val_mean", "lid_train_mean")
 
@@ -189,17 +194,23 @@ def score(outcomes: Sequence[Outcome]) -> Score:
                  float(np.median(l90)) if l90 else math.nan, float(np.median(l50)) if l50 else math.nan)
 
 
-def _key(s: Score, rule: FallRule) -> tuple[float, ...]:
-    """Order of preference: higher F1, then more alarms before the 0.5 crossing, then a longer median lead
-    to it, then the more cautious rule (larger drop, more confirmations)."""
+def _key(s: Score, rule: FallRule, prefer: str) -> tuple[float, ...]:
+    """Order of preference: higher F1, then more alarms before the 0.5 crossing, then (``lead``) a longer
+    median lead to it or (``cautious``) the more cautious rule: larger drop, more confirmations, more
+    skipped measurements, a noise floor."""
     f1 = -1.0 if math.isnan(s.f1) else s.f1
     lead = -math.inf if math.isnan(s.median_lead_050) else s.median_lead_050
-    return (f1, s.early, lead, rule.rel_drop, rule.confirm)
+    cautious = (rule.rel_drop, rule.confirm, rule.skip, rule.noise_z is not None)
+    if prefer == "lead":
+        return (f1, s.early, lead, *cautious)
+    if prefer == "cautious":
+        return (f1, s.early, *cautious, lead)
+    raise ValueError(f"prefer must be 'lead' or 'cautious', got {prefer!r}")
 
 
 def choose_rule(runs: Mapping[str, tuple[str, Sequence[Mapping[str, Any]]]], *, half: str = "tune",
-                sources: Sequence[str] = SOURCES, grid: dict[str, Sequence[Any]] = GRID
-                ) -> tuple[str, FallRule, Score]:
+                sources: Sequence[str] = SOURCES, grid: dict[str, Sequence[Any]] = GRID,
+                prefer: str = "cautious") -> tuple[str, FallRule, Score]:
     """The (source, rule) with the best `score` on the runs of ``half`` only (``runs``: name -> (half, rows))."""
     chosen = [(n, rows) for n, (h, rows) in runs.items() if h == half]
     if not chosen:
@@ -208,7 +219,7 @@ def choose_rule(runs: Mapping[str, tuple[str, Sequence[Mapping[str, Any]]]], *, 
     for source in sources:
         for rule in rule_grid(grid):
             s = score([outcome(n, half, rows, rule, source) for n, rows in chosen])
-            k = _key(s, rule)
+            k = _key(s, rule, prefer)
             if best is None or k > best[0]:
                 best = (k, source, rule, s)
     assert best is not None
