@@ -24,9 +24,14 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], N
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bars.start()  # only once a stage reports: an early error prints no empty bar area
         if stage not in tasks:
             tasks[stage] = bars.add_task(STAGE_LABELS.get(stage, stage), total=total)
         bars.update(tasks[stage], completed=done, total=total)
 
-    with bars:
+    try:
         yield update
+    finally:
+        if tasks:
+            bars.stop()

@@ -40,6 +40,8 @@ def estimate(
     figure: Annotated[bool, typer.Option(help="Draw histogram.png.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help=THREADS_HELP)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and check the points, print the plan and an "
+                                                            "estimated time, and stop.")] = False,
 ) -> None:
     """Local intrinsic dimension of every point in POINTS; prints a summary and writes results to --out."""
     import numpy as np
@@ -61,6 +63,15 @@ def estimate(
         else:
             X = load_points(points, key)
             source = {**fingerprint_path(points), "key": key}
+        if dry_run:
+            from ..validation import as_cloud, check_enough_points, check_neighbors_param
+            from ._dryrun import plan_estimate
+
+            X = as_cloud(X)
+            check_neighbors_param(neighbors)
+            check_enough_points(min(len(X), n_points or len(X)), neighbors)
+            plan_estimate(console, X, neighbors, estimator.value, n_points, out)
+            raise typer.Exit(0)
         with stage_progress(progress) as update:
             r = local_dimensions(
                 X, n_neighbors=neighbors, estimator=estimator.value, discard_fraction=discard_fraction,
@@ -68,7 +79,9 @@ def estimate(
                 n_points=n_points, random_state=seed, dedup=dedup, backend=backend, device=device, progress=update,
             )
     except LIDInputError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        message = str(exc).replace(
+            "use dedup=True (the default) to drop them", "run without --no-dedup to drop them (the default)")  # the option, not the argument
+        console.print(f"[bold red]error:[/] {escape(message)}")
         raise typer.Exit(2) from None
 
     summary = {**r.summary(), "input": {**source, "shape": list(np.shape(X)), "sha256_array": array_sha256(np.asarray(X))},

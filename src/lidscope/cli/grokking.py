@@ -113,6 +113,8 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="discard a checkpoint in --out and start over"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="check the configuration, print the plan and an "
+                                                              "estimated time (from a few timed steps), and stop"),
     ) -> None:
         """Train a small transformer on a op b = c mod p; track accuracy and LID of its last block."""
         from lidscope.experiments.grokking.train import run
@@ -129,6 +131,14 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             _bad_input(exc)
         limit_threads(threads)
+        if dry_run:
+            from ._dryrun import plan_grokking
+
+            try:
+                plan_grokking(make_console(), config, out)
+            except ValueError as exc:
+                _bad_input(exc)
+            raise typer.Exit(0)
         with _progress() as progress:
             task = progress.add_task("starting", total=config.steps, name=f"frac {config.train_fraction:g}")
             try:

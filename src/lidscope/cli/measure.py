@@ -227,6 +227,9 @@ def register(app: typer.Typer) -> None:
                                               help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
                                    help="No progress bars."),
+        dry_run: bool = typer.Option(False, "--dry-run", rich_help_panel=_PANEL_RUN,
+                                     help="Check the model, data and settings, print the plan and an estimated "
+                                          "time, and stop."),
     ) -> None:
         """Measure the local intrinsic dimension of a model's contextual token embeddings.
 
@@ -252,6 +255,14 @@ def register(app: typer.Typer) -> None:
         )
         kwargs["keep_texts"] = not no_keep_texts
         quiet_transformers()
+        if dry_run:
+            from ._dryrun import plan_measure
+
+            try:
+                plan_measure(console, kwargs)
+            except (ExtractError, ValueError, OSError) as exc:
+                _fail(console, exc)
+            raise typer.Exit(0)
         try:
             if quiet:
                 result = measure(**kwargs)
@@ -355,8 +366,10 @@ def _resolve_defaults(paper: bool, n_sequences: Optional[int], n_points: Optiona
     notes = []
     m = src["n_sequences"] if n_sequences is None else n_sequences
     n = src["n_points"] if n_points is None else n_points
-    if not paper and (n_sequences is None and m != PAPER_DEFAULTS["n_sequences"]
-                      or n_points is None and n != PAPER_DEFAULTS["n_points"]):
-        notes.append(f"quick defaults M = {m:,}, N = {n:,} (the paper uses M = {PAPER_DEFAULTS['n_sequences']:,}, "
+    # name only the values taken from the quick preset: a value the user typed is checked, not echoed
+    defaulted = [f"{k} = {v:,}" for k, v, given in (("M", m, n_sequences), ("N", n, n_points))
+                 if given is None and v != PAPER_DEFAULTS["n_sequences" if k == "M" else "n_points"]]
+    if not paper and defaulted:
+        notes.append(f"quick defaults {', '.join(defaulted)} (the paper uses M = {PAPER_DEFAULTS['n_sequences']:,}, "
                      f"N = {PAPER_DEFAULTS['n_points']:,}: pass --paper or -M/-N).")
     return {"n_sequences": None if m == 0 else m, "n_points": n, "_notes": notes}
