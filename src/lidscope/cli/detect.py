@@ -7,6 +7,9 @@ from typing import Any, Optional
 
 import typer
 
+from lidscope.detect.pipeline import DetectSettings
+
+_D = DetectSettings()  # the one source of the defaults
 from lidscope.threads import THREADS_HELP, limit_threads
 from rich.markup import escape
 
@@ -72,15 +75,15 @@ def register(app: typer.Typer) -> None:
                                            help="The model before fine-tuning (same tokenizer): paired LID shift and "
                                                 "the reference-model baseline."),
         out: Path = typer.Option(Path("lidscope-out/detect"), "--out", "-o", help="Run folder."),
-        n_texts: int = typer.Option(1000, "--n-texts", "-M", help="Texts sampled per set (0 = all)."),
-        max_length: int = typer.Option(128, "--max-length", help="Tokens per text (longer texts are cut)."),
-        layer: int = typer.Option(-1, "--layer", "-l", help="Hidden-state index for LID (-1 = last)."),
-        n_points: int = typer.Option(50_000, "--n-points", "-N", help="Most LID points over all sets (0 = all)."),
-        neighbors: int = typer.Option(128, "--neighbors", "-L", help="L: neighbours per point."),
-        decide_by: str = typer.Option("lid", "--decide-by",
+        n_texts: int = typer.Option(_D.n_texts, "--n-texts", "-M", help="Texts sampled per set (0 = all)."),
+        max_length: int = typer.Option(_D.max_length, "--max-length", help="Tokens per text (longer texts are cut)."),
+        layer: int = typer.Option(_D.layer, "--layer", "-l", help="Hidden-state index for LID (-1 = last)."),
+        n_points: int = typer.Option(_D.n_points, "--n-points", "-N", help="Most LID points over all sets (0 = all)."),
+        neighbors: int = typer.Option(_D.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
+        decide_by: str = typer.Option(_D.decide_by, "--decide-by",
                                       help="Method behind the verdict: lid, loss, zlib, mink, minkpp, ref."),
-        alpha: float = typer.Option(0.05, "--alpha", help="False-positive bound of the verdict (one-sided test)."),
-        seed: int = typer.Option(0, "--seed"),
+        alpha: float = typer.Option(_D.alpha, "--alpha", help="False-positive bound of the verdict (one-sided test)."),
+        seed: int = typer.Option(_D.seed, "--seed"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:

@@ -49,7 +49,7 @@ class DetectSettings:
     layer: int = -1
     max_length: int = 128
     n_texts: int | None = 1000          # texts sampled per set when read from a data spec (None: all)
-    n_points: int | None = 50_000       # LID points (tokens) over all sets; None: every kept token
+    n_points: int | None = 20_000       # LID points (tokens) over all sets; None: every kept token
     n_neighbors: int = 128
     discard_fraction: float = 0.1
     seed: int = 0
