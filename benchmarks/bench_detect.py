@@ -2,7 +2,7 @@
 `lidscope.detect` (LID and the score-based baselines) which texts / which sets were trained on.
 
     python benchmarks/bench_detect.py --quick              # tiny sizes, same code path (a few minutes)
-    python benchmarks/bench_detect.py                      # full size (about 90 min on an idle 2-core CPU)
+    python benchmarks/bench_detect.py                      # full size (about 1 hour on an idle 2-core CPU, estimated)
     python benchmarks/bench_detect.py --only chitchat-full # one training run (see RUNS) and its detection
 
 Each run: members (trained on) and same-distribution non-members drawn from one shuffled pool of the
@@ -37,14 +37,14 @@ class Sizes:
     n_eval_ood: int | None = None
     max_length: int = 64
     batch_size: int = 16
-    n_points: int | None = None        # LID cloud size (None: every token of the texts)
+    n_points: int | None = 20_000      # LID cloud size (None: every token of the texts)
     n_neighbors: int = 128
     set_sizes: tuple[int, ...] = (10, 30, 100, 300)
     n_resamples: int = 1000
 
 
 FULL = Sizes()
-QUICK = Sizes(n_members=48, n_reference=48, n_ood=24, max_length=32, batch_size=8, n_neighbors=32,
+QUICK = Sizes(n_members=48, n_reference=48, n_ood=24, max_length=32, batch_size=8, n_neighbors=32, n_points=None,
               set_sizes=(5, 10, 20, 40), n_resamples=200)
 
 
