@@ -56,7 +56,8 @@ def test_plan_draws_each_replicate_as_load_texts_and_extracts_each_sequence_once
     plan = plan_replicates(str(corpus), seeds, n_sequences=60)
     for (ds, _), t, m in zip(seeds, plan.texts, plan.members):
         alone = load_texts(str(corpus), n_sequences=60, seed=ds)
-        assert t.texts == alone.texts and t.fingerprint == alone.fingerprint
+        assert t.texts == alone.texts and t.fingerprint == alone.fingerprint and t.ids == alone.ids
+        assert t.counts == alone.counts and t.params == alone.params
         assert [plan.union.texts[i] for i in m] == alone.texts
     assert len(plan.union) == len(set(plan.union.texts)) == len({x for t in plan.texts for x in t.texts})
     # rows of one replicate: every row of its sequences, renumbered in its own order
@@ -88,10 +89,91 @@ def _texts(corpus, reps):
         yield from load_texts(str(corpus), n_sequences=60, seed=x["data_seed"]).texts
 
 
-def test_one_replicate_reports_the_bootstrap_interval(bert, corpus, tmp_path):
+def test_one_replicate_reports_no_interval_and_says_why(bert, corpus, tmp_path):
     r = measure(bert, corpus, out=tmp_path / "out", cache_dir=tmp_path / "c", **SMALL)
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     iv = s["interval"]
-    assert iv["method"] == "bootstrap" and iv["n"] == s["counts"]["sequences"]
-    assert iv["low"] < s["mean"] < iv["high"] and s["mean"] == pytest.approx(float(np.mean(r.estimates)))
-    assert r.interval.se > 0 and s["layers"]["-1"]["interval_replicates"] is None
+    assert iv["n"] == 1 and np.isnan(iv["low"]) and np.isnan(iv["high"]) and np.isnan(iv["se"])
+    assert not r.interval.known and any("--replicates 3" in n for n in s["notes"])
+    assert s["mean"] == pytest.approx(float(np.mean(r.estimates)))
+    b = s["layers"]["-1"]["interval_bootstrap"]  # kept for reference, labelled as the bootstrap
+    assert b["method"] == "bootstrap" and b["n"] == s["counts"]["sequences"] and b["low"] < s["mean"] < b["high"]
+
+
+def _shifted_copy(folder, out, scale=1.3):
+    """The tiny model with its last block's output weights scaled: a real, paired change."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    m = AutoModel.from_pretrained(folder)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "layer.1.output.dense.weight" in name:
+                p.mul_(scale)
+    m.save_pretrained(out)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_compare_pairs_models_and_gives_a_verdict(bert, corpus, tmp_path, r):
+    import json as _json
+
+    from lidscope.measure import compare
+
+    other = _shifted_copy(bert, tmp_path / "shifted")
+    cr = compare([bert, bert, other], [str(corpus)], out=tmp_path / "cmp", cache_dir=tmp_path / "c",
+                 n_replicates=r, **{k: v for k, v in SMALL.items() if k != "figures"})
+    (d, cs), = cr.comparisons.items()
+    same, changed = cs.values()
+    assert same.method == changed.method == ("bootstrap" if r == 1 else "paired")
+    assert same.difference.estimate == 0 and same.difference.low == same.difference.high == 0
+    assert same.verdict == "no detectable change"
+    assert changed.difference.estimate != 0 and changed.difference.known
+    saved = _json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    rows = {row["model"]: row for row in saved["rows"]}
+    assert rows[list(cs)[1]]["verdict"] == changed.verdict
+    assert saved["comparisons"][d][list(cs)[1]]["relative_difference"]["estimate"] == pytest.approx(
+        changed.relative.estimate)
+    base_row = next(iter(rows.values()))
+    assert "verdict" not in base_row
+    if r > 1:
+        assert base_row["mean_low"] < base_row["mean"] < base_row["mean_high"]
+    else:  # a single mean has no interval, the paired difference has one
+        assert np.isnan(base_row["mean_low"]) and changed.difference.known
+
+
+def test_violin_error_bars_show_the_intervals():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lidscope.plots import _violins
+
+    fig, ax = plt.subplots()
+    rng = np.random.default_rng(0)
+    _violins(ax, [rng.normal(8, 1, 200), rng.normal(7, 1, 200)], ["a", "b"], [(7.9, 8.3), (6.5, 7.1)])
+    segs = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    spans = sorted((round(float(s[0][1]), 6), round(float(s[1][1]), 6)) for s in segs if len(s) == 2
+                   and s[0][0] == s[1][0] and s[0][0] % 1 != 0)
+    plt.close(fig)
+    assert spans == [(6.5, 7.1), (7.9, 8.3)]
+
+
+def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    res = runner.invoke(app, ["measure", "-m", str(bert), "-d", str(corpus), "-M", "60", "-N", "400", "-L", "16",
+                              "-R", "2", "-o", str(tmp_path / "m"), "--cache-dir", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "95 % interval of the mean" in res.output and "2 replicates" in res.output
+    res = runner.invoke(app, ["compare", str(bert), str(bert), "--name", "a", "--name", "b", "-d", str(corpus),
+                              "-M", "60", "-N", "400", "-L", "16", "-o", str(tmp_path / "cmp"),
+                              "--cache-dir", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "b vs a" in res.output and "no detectable change" in res.output and "95 % interval" in res.output

@@ -33,8 +33,8 @@ from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, clean
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
-from lidscope.replicates import measure_replicates, plan_replicates
-from lidscope.settings import PAPER, MeasureSettings, replicate_seeds
+from lidscope.replicates import ONE_REPLICATE_NOTE, measure_replicates, plan_replicates
+from lidscope.settings import COMPARE_N_REPLICATES, PAPER, MeasureSettings, replicate_seeds
 
 Progress = Callable[[str, int, int], None]
 
@@ -74,6 +74,8 @@ class MeasureResult:
     tokens: Any  # pyarrow.Table, one row per point and layer
     out_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: per replicate ``{layer: (pointwise estimates, sequence index per point)}`` (paired comparisons)
+    replicate_points: list[Any] = field(default_factory=list)
     points: Any = None  # pyarrow.Table of token spans, 2-D map and neighbour lists (lidscope.explain)
     texts: Any = None  # pyarrow.Table of the sampled texts, or None (keep_texts=False)
     settings: MeasureSettings | None = None  # the validated settings (``settings_id`` identifies them)
@@ -380,10 +382,12 @@ def measure(
         layer_results[label] = LayerResult(label, lid, cloud)
 
     t = time.perf_counter()
-    uncertainty, replicate_rows = measure_replicates(
+    uncertainty, replicate_rows, replicate_points = measure_replicates(
         plan, replicate_clouds, layer_results, n_neighbors=n_neighbors, estimator=estimator,
         discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, progress=progress)
     timings["replicates"] = time.perf_counter() - t
+    if plan.n_replicates == 1:
+        notes.append(ONE_REPLICATE_NOTE)
     t = time.perf_counter()
     table = _tokens_table(loaded, texts, layer_results)
     timings["tokens_table"] = time.perf_counter() - t
@@ -458,7 +462,7 @@ def measure(
     }
     summary["map"] = {"method": "PCA, first two components", "variance_share": map_share}
     result = MeasureResult(summary=summary, layers=layer_results, tokens=table, notes=notes, points=points,
-                           texts=texts_kept, settings=spec)
+                           texts=texts_kept, settings=spec, replicate_points=replicate_points)
     timings["total"] = time.perf_counter() - t_start
     if out is not None:
         from lidscope.outputs import write_measure
@@ -505,15 +509,30 @@ class CompareResult:
     results: dict[str, dict[str, MeasureResult]]
     figures: list[Path] = field(default_factory=list)
     out_dir: Path | None = None
+    #: ``comparisons[data_label][model_label]``: each model after the first against the first (the
+    #: base), a `lidscope.stats.Comparison` with the interval of the difference and a verdict
+    comparisons: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per (data, model): mean, median, std, global estimate, points."""
+        """One row per (data, model): mean with its 95 % interval, median, std, global estimate,
+        points, and for every model but the base its change against the base with a verdict."""
         rows = []
         for d, models in self.results.items():
             for m, r in models.items():
-                rows.append({"data": d, "model": m, "mean": r.mean, "median": r.median, "std": r.std,
-                             "global_estimate": r.global_estimate, "n_points": r.first.lid.n_points,
-                             "result_dir": str(r.out_dir) if r.out_dir else None})
+                iv = r.interval
+                row = {"data": d, "model": m, "mean": r.mean, "mean_se": iv.se, "mean_low": iv.low,
+                       "mean_high": iv.high, "interval_method": iv.method, "n_replicates": iv.n if
+                       iv.method == "replicates" else 1, "median": r.median, "std": r.std,
+                       "global_estimate": r.global_estimate, "n_points": r.first.lid.n_points,
+                       "result_dir": str(r.out_dir) if r.out_dir else None}
+                c = self.comparisons.get(d, {}).get(m)
+                if c is not None:
+                    row.update({"change": c.difference.estimate, "change_low": c.difference.low,
+                                "change_high": c.difference.high, "relative_change": c.relative.estimate,
+                                "relative_change_low": c.relative.low, "relative_change_high": c.relative.high,
+                                "verdict": c.verdict, "smallest_detectable_change": c.detectable_relative,
+                                "comparison_method": c.method})
+                rows.append(row)
         return rows
 
 
@@ -546,6 +565,7 @@ def compare(
     settings = measure_kwargs.pop("settings", None)
     if settings is not None:
         measure_kwargs = {**measure_kwargs, **settings.measure_kwargs()}
+    measure_kwargs.setdefault("n_replicates", COMPARE_N_REPLICATES)
     settings_of(measure_kwargs)  # fail before loading the first model
     tokenizer = measure_kwargs.pop("tokenizer", None)
     data_labels = unique_data_labels(data)
@@ -567,7 +587,11 @@ def compare(
                 write_measure(r, measure_dir(out, label, dlabel), figures=figures)
             if on_result:
                 on_result(label, dlabel, r)
-    cr = CompareResult(results)
+    from lidscope.replicates import paired_comparison
+
+    comparisons = {d: {m: paired_comparison(next(iter(ms.values())), r) for m, r in list(ms.items())[1:]}
+                   for d, ms in results.items()}
+    cr = CompareResult(results, comparisons=comparisons)
     if out is not None:
         from lidscope.outputs import write_compare
 

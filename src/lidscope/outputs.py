@@ -158,9 +158,11 @@ def write_compare(result: CompareResult, out: str | os.PathLike[str], params: Ma
     paths: list[Path] = []
     if figures:
         groups = {d: {m: r.estimates for m, r in ms.items()} for d, ms in result.results.items()}
+        bars = {d: {m: (r.interval.low, r.interval.high) for m, r in ms.items()} for d, ms in result.results.items()}
         for d, g in groups.items():
-            paths.append(plot_compare({d: g}, out / f"violin-{slug(d)}.png", title=f"Pointwise local dimension on {d}"))
-        paths.append(plot_compare(groups, out / "compare.png"))
+            paths.append(plot_compare({d: g}, out / f"violin-{slug(d)}.png", title=f"Pointwise local dimension on {d}",
+                                      intervals={d: bars[d]}))
+        paths.append(plot_compare(groups, out / "compare.png", intervals=bars))
         from lidscope.report import write_report
         from lidscope.runs import run_from_result
 
@@ -169,6 +171,8 @@ def write_compare(result: CompareResult, out: str | os.PathLike[str], params: Ma
     result.figures = paths
     result.out_dir = out
     write_json(out / "compare.json", {"rows": result.table(), "figures": [str(f) for f in paths],
+                                      "comparisons": {d: {m: c.to_dict() for m, c in cs.items()}
+                                                      for d, cs in result.comparisons.items()},
                                       "params": dict(params or {})})
     return out
 

@@ -65,7 +65,8 @@ def plot_distribution(
     return path
 
 
-def _violins(ax, data: list[np.ndarray], labels: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _violins(ax, data: list[np.ndarray], labels: list[str],  # type: ignore[no-untyped-def]
+             intervals: list[tuple[float, float] | None] | None = None) -> None:
     data = [d if d.size else np.array([np.nan]) for d in data]
     pos = np.arange(1, len(data) + 1)
     ok = [i for i, d in enumerate(data) if np.isfinite(d).any()]
@@ -80,6 +81,11 @@ def _violins(ax, data: list[np.ndarray], labels: list[str]) -> None:  # type: ig
         ax.scatter([pos[i]], [d.mean()], color="white", edgecolor="k", zorder=3, s=30)
         ax.annotate(f"{d.mean():.2f}", (pos[i], d.mean()), textcoords="offset points", xytext=(8, 0),
                     fontsize=8, va="center")
+    for i, iv in enumerate(intervals or []):
+        if iv is not None and np.all(np.isfinite(iv)):
+            lo, hi = iv
+            ax.errorbar([pos[i] + 0.3], [(lo + hi) / 2], yerr=[[(hi - lo) / 2], [(hi - lo) / 2]], fmt="none",
+                        ecolor="tab:red", elinewidth=2, capsize=4, zorder=4)
     ax.set_xticks(pos)
     ax.set_xticklabels([lab or "all" for lab in labels], rotation=20, ha="right")
 
@@ -88,20 +94,24 @@ def plot_compare(
     groups: Mapping[str, Mapping[str, np.ndarray]],
     path: str | os.PathLike[str],
     title: str = "Pointwise local dimension",
+    intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
 ) -> Path:
     """The paper's figure: one panel per dataset, models' violins side by side, means marked.
 
-    ``groups``: ``{dataset: {model: values}}``.
+    ``groups``: ``{dataset: {model: values}}``; ``intervals``: ``{dataset: {model: (low, high)}}``,
+    the 95 % interval of each mean, drawn as a red error bar right of its violin.
     """
     plt = _pyplot()
     n = max(1, len(groups))
     width = max(4.0, 1.2 * max((len(m) for m in groups.values()), default=1) + 1.5)
     fig, axes = plt.subplots(1, n, figsize=(width * n, 4.5), squeeze=False, sharey=True)
     for ax, (dataset, models) in zip(axes[0], groups.items()):
-        _violins(ax, [_finite(v) for v in models.values()], list(models.keys()))
+        bars = (intervals or {}).get(dataset, {})
+        _violins(ax, [_finite(v) for v in models.values()], list(models.keys()), [bars.get(m) for m in models])
         ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("local dimension (white dot = mean)")
+    axes[0][0].set_ylabel("local dimension (white dot = mean" + (", red bar = its 95 % interval)" if intervals
+                                                                  else ")"))
     fig.suptitle(title)
     path = _save(fig, path)
     plt.close(fig)

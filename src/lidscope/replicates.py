@@ -9,13 +9,15 @@ its own sampled order, so it is the cloud a standalone measurement with its seed
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lidscope.extract.texts import Texts, load_texts
+from lidscope.extract.errors import DataError
+from lidscope.extract.texts import Texts, load_texts, read_items
 from lidscope.settings import TWONN_FRACTION
 
 
@@ -69,13 +71,22 @@ class ReplicatePlan:
         return (lambda rr: gather(rows[rr])), int(rows.size), meta_r
 
 
+#: Why a single measurement reports its mean without an interval.
+ONE_REPLICATE_NOTE = (
+    "one replicate: the mean has no interval. Another sample of sequences and tokens moves it by far more "
+    "than a bootstrap over this sample's sequences shows (measured 15x more on MiniLM, docs/statistics.md); "
+    "--replicates 3 (Python: n_replicates=3) gives a calibrated interval. Comparisons between models on the "
+    "same sample are paired and keep their interval (compare)."
+)
+
+
 def plan_replicates(
     data: Any, seeds: list[tuple[int, int]], *, split: str | None = None, text_column: str | None = None,
     n_sequences: int | None = None,
 ) -> ReplicatePlan:
-    """Draw each replicate's sequences (`load_texts` with its ``data_seed``) and their union.
-
-    With one replicate the union is that replicate's sample (the single measurement, unchanged).
+    """Draw each replicate's sequences (the sample `load_texts` draws with its ``data_seed``) and
+    their union. The source is read once. With one replicate the union is that replicate's sample
+    (the single measurement, unchanged).
     """
     first = load_texts(data, split=split, text_column=text_column, n_sequences=n_sequences, seed=seeds[0][0])
     if len(seeds) == 1:
@@ -85,56 +96,130 @@ def plan_replicates(
         return ReplicatePlan(seeds, [first] * len(seeds), first, same, fixed_sequences=True)
     if not isinstance(data, (str, bytes)) and not hasattr(data, "__fspath__"):
         data = list(data)  # an iterator can be read once only
-    samples = [first] + [load_texts(data, split=split, text_column=text_column, n_sequences=n_sequences, seed=ds)
-                         for ds, _ in seeds[1:]]
-    unique = list(dict.fromkeys(t for s in samples for t in s.texts))
-    union = load_texts(unique, n_sequences=None, seed=0)
-    union.name, union.source = first.name, first.source
-    pos = {t: i for i, t in enumerate(union.texts)}
+    items, _ = read_items(data, split=split, text_column=text_column)
+    samples = [first] + [_sample(items, first, n_sequences, ds) for ds, _ in seeds[1:]]
+    # sorted: the union's identity (and embedding-cache key) is the set of sequences, not the draw order
+    unique = sorted({t for s in samples for t in s.texts})
+    union = Texts(unique, [str(i) for i in range(len(unique))], first.name, first.source, _fingerprint(unique),
+                  {"selected": len(unique)}, {"union_of_replicates": len(seeds)})
+    pos = {t: i for i, t in enumerate(unique)}
     members = [np.asarray([pos[t] for t in s.texts], dtype=np.int64) for s in samples]
     return ReplicatePlan(seeds, samples, union, members)
+
+
+def _sample(items: list[tuple[str, str]], like: Texts, n_sequences: int | None, seed: int) -> Texts:
+    """The sample `load_texts` draws from ``items`` with ``seed`` (seeded shuffle, first M, empty
+    ones dropped), without reading the source again; ``tests/test_replicates.py`` checks equality."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    if n_sequences is not None:
+        order = order[:n_sequences]
+    picked = [items[i] for i in order]
+    kept = [(k, t) for k, t in picked if t.strip()]
+    if not kept:
+        raise DataError(f"all {len(picked)} sequences sampled with seed {seed} from {like.source} are empty.")
+    texts = [t for _, t in kept]
+    return Texts(texts, [k for k, _ in kept], like.name, like.source, _fingerprint(texts),
+                 {**like.counts, "sampled": len(picked), "empty_dropped": len(picked) - len(kept),
+                  "selected": len(kept)}, {**like.params, "seed": seed})
+
+
+def _fingerprint(texts: list[str]) -> str:
+    """SHA-256 over the length-prefixed UTF-8 texts (the identity `load_texts` gives a sample)."""
+    h = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
 
 
 def measure_replicates(
     plan: ReplicatePlan, clouds: list[dict[str, Any]], first: dict[str, Any], *, n_neighbors: int, estimator: str,
     discard_fraction: float, backend: str, progress: Any = None, n_boot: int | None = None,
     twonn_fraction: str = TWONN_FRACTION,
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, tuple[np.ndarray, np.ndarray]]]]:
     """Estimate replicates 1..R-1 (replicate 0 is ``first``: ``{layer: LayerResult}``) and summarise.
 
-    Returns ``(per_layer, replicates)``: per layer the mean over replicates and its intervals
-    (``interval`` is the one reported: replicates when R > 1, else the bootstrap), and one record
-    per replicate (seeds, means, points, sequences).
+    Returns ``(per_layer, records, points)``: per layer the mean over replicates and its
+    t-interval (``interval``; none with R = 1: `ONE_REPLICATE_NOTE`) next to the cluster bootstrap
+    of replicate 0 (``interval_bootstrap``, which holds the cloud fixed); one record per
+    replicate (seeds, means, bootstrap intervals, points, sequences); and per replicate
+    ``{layer: (pointwise estimates, sequence index of each point)}`` for paired comparisons.
     """
     from lidscope import local_dimensions
-    from lidscope.stats import N_BOOT, cluster_bootstrap, replicate_interval
-    from lidscope.stats.bootstrap import BOOTSTRAP_FACTOR, scaled
+    from lidscope.stats import N_BOOT, Interval, cluster_bootstrap, replicate_interval
 
-    means: dict[str, list[float]] = {label: [float(lr.lid.mean)] for label, lr in first.items()}
+    means: dict[str, list[float]] = {label: [] for label in first}
     records = []
+    points: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    boots: dict[str, Any] = {}
     for r, rc in enumerate(clouds):
-        if r > 0:
-            for label, cloud in rc.items():
+        pr: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for label, cloud in rc.items():
+            if r == 0:
+                values = first[label].values
+            else:
                 if progress:
                     progress("replicates", r, plan.n_replicates)
                 lid = local_dimensions(cloud.vectors, n_neighbors=n_neighbors, estimator=estimator,
                                        discard_fraction=discard_fraction, empirical_fraction=twonn_fraction,
                                        dedup=True, backend=backend)
-                means[label].append(float(lid.mean))
+                values = np.asarray(lid.estimates, dtype=np.float64)
+            pr[label] = (values, np.asarray(cloud.meta["seq_index"]))
+            means[label].append(float(np.mean(values)))
+            boots[label] = cluster_bootstrap(values, pr[label][1], n_boot=n_boot or N_BOOT, seed=plan.seeds[r][1])
+        points.append(pr)
         c0 = next(iter(rc.values()))
         records.append({"replicate": r, "data_seed": plan.seeds[r][0], "seed": plan.seeds[r][1],
                         "sequences": len(plan.texts[r]), "data_fingerprint": plan.texts[r].fingerprint,
-                        "points": c0.counts["points"], "means": {label: m[r] for label, m in means.items()}})
+                        "points": c0.counts["points"], "means": {label: m[r] for label, m in means.items()},
+                        "bootstrap": {label: b.to_dict() for label, b in boots.items()}})
     if progress and plan.n_replicates > 1:
         progress("replicates", plan.n_replicates, plan.n_replicates)
     per_layer: dict[str, dict[str, Any]] = {}
     for label, lr in first.items():
-        boot = scaled(cluster_bootstrap(lr.values, lr.cloud.meta["seq_index"], n_boot=n_boot or N_BOOT,
-                                        seed=plan.seeds[0][1]), BOOTSTRAP_FACTOR)
-        reps = replicate_interval(means[label])
-        chosen = reps if plan.n_replicates > 1 else boot
-        per_layer[label] = {"mean": chosen.estimate, "mean_replicate_0": float(lr.lid.mean),
-                            "interval": chosen.to_dict(), "interval_bootstrap": boot.to_dict(),
-                            "interval_replicates": reps.to_dict() if plan.n_replicates > 1 else None,
+        boot = Interval.from_dict(records[0]["bootstrap"][label])
+        reps = replicate_interval(means[label])  # R = 1: the mean with no interval (se and bounds nan)
+        per_layer[label] = {"mean": reps.estimate, "mean_replicate_0": float(lr.lid.mean),
+                            "interval": reps.to_dict(), "interval_bootstrap": boot.to_dict(),
                             "n_replicates": plan.n_replicates}
-    return per_layer, records
+    return per_layer, records, points
+
+
+def paired_comparison(base: Any, other: Any, layer: str | None = None) -> Any:
+    """`lidscope.stats.Comparison` of two `MeasureResult` s of one dataset: ``other`` against ``base``.
+
+    Paired when every replicate of both measured the same sequences with the same seeds (what
+    equal settings give): with R > 1 the t-interval of the per-replicate differences, with R = 1
+    the paired cluster bootstrap over sequences (widened by ``BOOTSTRAP_PAIRED_FACTOR``). When the
+    samples differ the comparison is unpaired (Welch, or the two bootstrap errors combined) and
+    its ``method`` says so.
+    """
+    from lidscope.stats import compare_bootstrap, compare_replicates
+    from lidscope.stats.bootstrap import BOOTSTRAP_PAIRED_FACTOR
+    from lidscope.stats.verdict import Comparison, smallest_detectable_change, verdict
+
+    label = layer or next(iter(base.summary["layers"]))
+    ra, rb = base.summary["replicates"], other.summary["replicates"]
+    paired = len(ra) == len(rb) and all(
+        (x["data_seed"], x["seed"], x["data_fingerprint"]) == (y["data_seed"], y["seed"], y["data_fingerprint"])
+        for x, y in zip(ra, rb))
+    if len(ra) > 1 and len(rb) > 1:
+        return compare_replicates([x["means"][label] for x in ra], [y["means"][label] for y in rb], paired=paired)
+    if paired:
+        va, ca = base.replicate_points[0][label]
+        vb, cb = other.replicate_points[0][label]
+        return compare_bootstrap(va, ca, vb, cb, seed=ra[0]["seed"], factor=BOOTSTRAP_PAIRED_FACTOR)
+    # unpaired single measurements: independent bootstrap errors (each already corrected)
+    a = Interval.from_dict(base.summary["layers"][label]["interval"])
+    b = Interval.from_dict(other.summary["layers"][label]["interval"])
+    z = 1.959963984540054
+    se = float(np.hypot(a.se, b.se))
+    d = b.estimate - a.estimate
+    se_rel = float(np.hypot(b.se / a.estimate, a.se * b.estimate / a.estimate**2))
+    rel = b.estimate / a.estimate - 1.0
+    diff = Interval(d, se, d - z * se, d + z * se, a.level, "unpaired-bootstrap", min(a.n, b.n), float("inf"))
+    rel_iv = Interval(rel, se_rel, rel - z * se_rel, rel + z * se_rel, a.level, "unpaired-bootstrap", diff.n,
+                      float("inf"))
+    det = smallest_detectable_change(se)
+    return Comparison(a, b, diff, rel_iv, verdict(diff), det, det / abs(a.estimate), "unpaired-bootstrap")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from lidscope.extract.models import quiet_transformers
-from lidscope.settings import PAPER, QUICK, parse_layers
+from lidscope.settings import COMPARE_N_REPLICATES, PAPER, QUICK, parse_layers
 from lidscope.threads import THREADS_HELP, limit_threads
 
 #: M and N of the no-argument demo (``lidscope measure``, the quick preset); ``--paper`` gives the paper's.
@@ -112,6 +112,8 @@ def _print_summary(console: Any, r: Any) -> None:
         t.add_row(f"layer {label}",
                   f"[bold green]mean {ls['mean']:.3f}[/]  median {ls['median']:.3f}  std {ls['std']:.3f}  "
                   f"q25 {q['0.25']:.3f}  q75 {q['0.75']:.3f}  global TwoNN {ls['global_estimate']:.3f}")
+        if ls.get("interval"):
+            t.add_row("", _interval_text(ls))
     tm = s["timings_s"]
     t.add_row("time (s)", "  ".join(f"{k} {v:.1f}" for k, v in tm.items()))
     ex = s["extraction"]
@@ -125,6 +127,18 @@ def _print_summary(console: Any, r: Any) -> None:
     console.print(t)
     for note in s.get("notes", []):
         console.print(f"[yellow]note:[/] {escape(str(note))}")
+
+
+def _interval_text(ls: dict[str, Any]) -> str:
+    """``95 % interval 8.83 to 8.99 (± 0.041 se; 5 replicates)`` for a layer summary."""
+    from lidscope.stats import Interval
+
+    iv = Interval.from_dict(ls["interval"])
+    how = (f"{iv.n} replicates: " + ", ".join(f"{v:.3f}" for v in iv.values) if iv.method == "replicates"
+           else f"bootstrap over {iv.n:,} sequences, one replicate")
+    if not iv.known:
+        return "no interval with one replicate: --replicates 3 gives one (see the note below)"
+    return f"95 % interval of the mean {iv.low:.3f} to {iv.high:.3f} (se {iv.se:.3f}; {how})"
 
 
 def _fail(console: Any, exc: Exception) -> None:
@@ -194,6 +208,11 @@ def register(app: typer.Typer) -> None:
                                                     f"Default {DEMO_DEFAULTS['n_points']:,} "
                                                     f"(paper {PAPER_DEFAULTS['n_points']:,})."),
         seed: int = typer.Option(QUICK.seed, "--seed", rich_help_panel=_PANEL_CLOUD, help="Seed of the token sample."),
+        replicates: int = typer.Option(QUICK.n_replicates, "--replicates", "-R", rich_help_panel=_PANEL_CLOUD,
+                                       help="R: independent replicates (own sequence and token sample each, same M "
+                                            "and N; sequences shared between replicates are extracted once). "
+                                            "The mean is then the mean over replicates with a t-interval; "
+                                            "with 1, the interval is a bootstrap over sequences."),
         neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", rich_help_panel=_PANEL_CLOUD,
                                       help="L: neighbours per point (the point itself excluded)."),
         estimator: str = typer.Option(QUICK.estimator, "--estimator", rich_help_panel=_PANEL_CLOUD,
@@ -249,7 +268,7 @@ def register(app: typer.Typer) -> None:
             text_column=text_column, data_seed=data_seed, layer=layer, average_layers=average_layers,
             max_length=max_length, batch_size=batch_size, max_batch_tokens=max_batch_tokens, keep_bos=keep_bos,
             drop_eos=drop_eos, drop_special=drop_special, masked_tokens=masked_tokens, pad_token_id=pad_token_id,
-            sample_size=sample_size, seed=seed, n_neighbors=neighbors, estimator=estimator,
+            sample_size=sample_size, seed=seed, n_replicates=replicates, n_neighbors=neighbors, estimator=estimator,
             discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, out=out,
             cache_dir=cache_dir, use_cache=not no_cache, figures=not no_figures, **kw,
         )
@@ -295,6 +314,10 @@ def register(app: typer.Typer) -> None:
         neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
         discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction",
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
+        replicates: int = typer.Option(COMPARE_N_REPLICATES, "--replicates", "-R",
+                                       help="R: replicates per model and dataset; replicate r of every model uses "
+                                            "the same sequences and tokens, so differences are paired. 1: one "
+                                            "measurement each, paired bootstrap over sequences."),
         layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state index (or comma list, averaged "
                                                               "with --average-layers; otherwise the first is plotted)."),
         average_layers: bool = typer.Option(False, "--average-layers", help="Average the --layer list."),
@@ -324,10 +347,12 @@ def register(app: typer.Typer) -> None:
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, discard_fraction=discard_fraction, layers=parse_layer_option(layer),
                       average_layers=average_layers, split=split,
-                      text_column=text_column, estimator=estimator, **kw)
+                      text_column=text_column, estimator=estimator, n_replicates=replicates, **kw)
 
         def done(m: str, d: str, r: Any) -> None:
-            console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f} (N = {r.first.lid.n_points:,})")
+            iv = r.interval
+            ci = f" (95 % interval {iv.low:.3f} to {iv.high:.3f})" if iv.known else ""
+            console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f}{ci} (N = {r.first.lid.n_points:,})")
 
         try:
             if quiet:
@@ -341,13 +366,19 @@ def register(app: typer.Typer) -> None:
             console.print("[yellow]interrupted:[/] finished runs are kept under the output folder; "
                           "no partial cache entry was kept.")
             raise typer.Exit(130) from None
-        t = Table(title="Mean local dimension (pointwise TwoNN)")
-        for col in ("data", "model", "mean", "median", "std", "global", "points"):
+        t = Table(title="Mean local dimension (pointwise TwoNN) with 95 % intervals")
+        for col in ("data", "model", "mean", "95 % interval", "median", "std", "global", "points"):
             t.add_column(col)
         for row in cr.table():
-            t.add_row(row["data"], row["model"], f"{row['mean']:.3f}", f"{row['median']:.3f}",
+            ci = (f"{row['mean_low']:.3f} to {row['mean_high']:.3f}" if row["mean_low"] == row["mean_low"] else "-")
+            t.add_row(row["data"], row["model"], f"{row['mean']:.3f}", ci, f"{row['median']:.3f}",
                       f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
         console.print(t)
+        for d, cs in cr.comparisons.items():
+            base = next(iter(cr.results[d]))
+            for m, c in cs.items():
+                colour = "green" if c.verdict.endswith("base") else "yellow"
+                console.print(f"{d}: {m} vs {base}: [{colour}]{c.sentence()}[/] ({c.method})")
         console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
 
 

@@ -26,9 +26,11 @@ from lidscope.stats.intervals import LEVEL, Interval
 #: the interval's width at the sizes lidscope measures).
 N_BOOT = 2000
 _CHUNK = 256
-#: Widening applied to the bootstrap interval of one measurement before it is reported, from the
-#: calibration against replicate spread (docs/statistics.md, benchmarks/bench_calibration.py).
-BOOTSTRAP_FACTOR = 1.0
+#: Widening applied to the paired bootstrap of a difference between two models measured on the
+#: same sample, from its calibration against the replicate spread of the paired difference
+#: (docs/statistics.md, benchmarks/bench_calibration.py). The bootstrap of a single mean is not
+#: offered as its interval: it was measured 15x too narrow.
+BOOTSTRAP_PAIRED_FACTOR = 1.0
 
 
 def _per_cluster(values: Any, clusters: Any, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

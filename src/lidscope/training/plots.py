@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lidscope.training.store import MetricNotFoundError, ResultsStore, StoreError
 
 _SEED_PART = re.compile(r"[-_.]?seed[-_]?\d+")
@@ -124,6 +126,12 @@ def plot_training(
                     ax.fill_between(x, g["q25"].to_numpy(float), g["q75"].to_numpy(float), color=color, alpha=0.15,
                                     linewidth=0)
                 label = f"{group} (band: pointwise quartiles)" if stat == "mean" else group
+                if stat == "mean" and "mean_low" in g and g["mean_low"].notna().any():
+                    lo, hi = g["mean_low"].to_numpy(float), g["mean_high"].to_numpy(float)
+                    ok = np.isfinite(lo) & np.isfinite(hi)
+                    ax.errorbar(x[ok], y[ok], yerr=[y[ok] - lo[ok], hi[ok] - y[ok]], fmt="none", ecolor=color,
+                                elinewidth=1.2, capsize=3, zorder=3)
+                    label = label[:-1] + "; bars: 95 % interval of the mean)"
             (h,) = ax.plot(x, y, "-o", color=color, markersize=3, label=label)
             handles.append(h)
             if signals and len(y) >= 2:

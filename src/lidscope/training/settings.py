@@ -26,6 +26,13 @@ def __getattr__(name: str) -> Any:
         return MeasureSettings
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+def _interval_columns(ls: dict[str, Any], replicates: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    iv = ls.get("interval") or {}
+    return {"mean_se": iv.get("se"), "mean_low": iv.get("low"), "mean_high": iv.get("high"),
+            "interval_method": iv.get("method"), "n_replicates": ls.get("n_replicates", len(replicates) or None),
+            "replicate_means": json.dumps([r["means"][label] for r in replicates]) if replicates else None}
+
+
 def rows_from_measure(
     result: Any,
     *,
@@ -66,7 +73,7 @@ def rows_from_measure(
             "model_fingerprint": (s["model"].get("fingerprint") or {}).get("id"),
             "tokens_file": tokens_file, "summary_file": summary_file,
             "seconds": seconds if seconds is not None else s.get("timings_s", {}).get("total"),
-            "created_utc": created,
+            "created_utc": created, **_interval_columns(ls, s.get("replicates") or [], label),
         })
     for r in rows:
         for k in ("mean", "median", "std"):

@@ -44,6 +44,10 @@ ROW_SCHEMA: dict[str, str] = {
     "global_estimate": "float64", "n_points": "int64", "n_sequences": "int64", "n_tokens": "int64",
     "data_fingerprint": "string", "model_fingerprint": "string", "tokens_file": "string",
     "summary_file": "string", "seconds": "float64", "created_utc": "string",
+    # uncertainty of the mean (lidscope.stats; docs/statistics.md): standard error, 95 % interval,
+    # how it was made (``replicates`` or ``bootstrap``), R, and the per-replicate means as JSON
+    "mean_se": "float64", "mean_low": "float64", "mean_high": "float64", "interval_method": "string",
+    "n_replicates": "int64", "replicate_means": "string",
 }
 
 #: Metrics of the trainer's log history that describe speed or bookkeeping, not the task.
@@ -192,7 +196,8 @@ class ResultsStore:
             if require:
                 raise StoreError(self._empty_message())
             return pd.DataFrame({k: pd.Series(dtype=_pandas_dtype(v)) for k, v in ROW_SCHEMA.items()})
-        table = pa.concat_tables([pq.read_table(f) for f in files])
+        # row files written before a column was added lack it: promotion fills it with nulls
+        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
         df = table.to_pandas()
         return df.sort_values(["data", "layer", "run", "step"], kind="stable").reset_index(drop=True)
 
@@ -337,7 +342,7 @@ def lid_log_entries(row: Mapping[str, Any], name: str | None = None) -> dict[str
     if row.get("layer") not in (None, "-1"):
         label = f"{label}/layer{row['layer']}"
     out = {}
-    for stat in ("mean", "median", "std", "q25", "q75", "global_estimate"):
+    for stat in ("mean", "mean_se", "median", "std", "q25", "q75", "global_estimate"):
         v = row.get(stat)
         if v is not None and math.isfinite(float(v)):
             out[f"lid/{label}/{stat}"] = float(v)

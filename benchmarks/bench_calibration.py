@@ -1,0 +1,293 @@
+"""Are lidscope's intervals calibrated? Replicate and bootstrap intervals on the bundled MiniLM.
+
+    python benchmarks/bench_calibration.py --threads 1 --out runs/calibration      # ~1 h on a shared 2-core CPU
+    python benchmarks/bench_calibration.py --quick                                 # a minute: mechanics only
+
+Parts (``--parts``, default all):
+
+* ``nochange``: MiniLM against itself with different seeds. One `measure` call with K independent
+  replicates (each its own M sequences and N tokens) gives K independent means and K bootstrap
+  intervals. Replicate intervals: trials of R replicates per side, Welch interval of the difference;
+  bootstrap: pairs of single replicates, interval of the difference from the two bootstrap standard
+  errors. The bootstrap's correction factor (replicate spread / bootstrap se) is chosen on the first
+  half of the replicates and its coverage reported on the second half.
+* ``change``: a real change, MiniLM after a few masked-LM steps on chit-chat train (seeded, in this
+  script). Both models measured with the same K replicates (paired). The true shift at this M and N
+  is estimated from the last third of the replicates; coverage and verdicts of the paired replicate
+  interval (R per trial) and of the paired bootstrap (one replicate) are counted on the rest.
+* ``cost``: wall time of ``compare`` (base vs changed model, default quick sizes, no cache) with
+  R = 1 and with R = ``--cost-replicates``, in one run.
+
+Results are printed and written to ``OUT/calibration.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from lidscope.stats import Interval, paired_cluster_bootstrap, paired_difference, welch_difference  # noqa: E402
+from lidscope.stats.bootstrap import scaled  # noqa: E402
+from lidscope.stats.intervals import t_quantile  # noqa: E402
+from lidscope.stats.verdict import SAME, verdict  # noqa: E402
+
+SOURCE = "chitchat:validation"
+DATA = SOURCE  # replaced in main() by the pool file
+#: Utterances in the pool the replicates draw from (a fixed seeded sample of chit-chat validation):
+#: the pool is extracted once per model, so it bounds the cost of the forward passes.
+POOL = 3000
+LAYER = "-1"
+
+
+def _sizes(quick: bool) -> dict:
+    if quick:
+        return dict(M=40, N=400, L=16, trials=3, R=2, change_trials=3, steps=2, cost_M=60, cost_N=500,
+                    planning=[(80, 800, 3)])
+    return dict(M=200, N=2000, L=128, trials=40, R=3, change_trials=15, steps=20, cost_M=1000, cost_N=6000,
+                planning=[(100, 1000, 20), (400, 4000, 12)])
+
+
+def _measure(model, k: int, s: dict, cache: Path, tokenizer=None, name=None):
+    from lidscope.measure import measure
+
+    t = time.perf_counter()
+    r = measure(model, DATA, tokenizer=tokenizer, model_name=name, n_sequences=s["M"], n_points=s["N"],
+                n_neighbors=s["L"], n_replicates=k, figures=False, cache_dir=cache)
+    return r, time.perf_counter() - t
+
+
+def _raw_boot(rec: dict) -> Interval:
+    return Interval.from_dict(rec["bootstrap"][LAYER])  # stored uncorrected
+
+
+def _coverage(hits: list[bool]) -> dict:
+    n = len(hits)
+    k = int(sum(hits))
+    # Wilson 95 % interval of the coverage itself
+    p, z = k / n, 1.959964
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"trials": n, "contains": k, "coverage": p, "coverage_ci95": [c - h, c + h]}
+
+
+def part_nochange(s: dict, cache: Path) -> dict:
+    k = 2 * s["trials"] * s["R"]
+    r, secs = _measure("minilm", k, s, cache)
+    recs = r.summary["replicates"]
+    means = np.array([x["means"][LAYER] for x in recs])
+    boots = [_raw_boot(x) for x in recs]
+    se_b = np.array([b.se for b in boots])
+    half = k // 2
+    factor = float(np.std(means[:half], ddof=1) / np.sqrt(np.mean(se_b[:half] ** 2)))
+    rep_hits = []
+    for t in range(s["trials"]):
+        a = means[2 * s["R"] * t: 2 * s["R"] * t + s["R"]]
+        b = means[2 * s["R"] * t + s["R"]: 2 * s["R"] * (t + 1)]
+        rep_hits.append(welch_difference(a, b)[0].contains(0.0))
+    z = t_quantile(0.975, math.inf)
+
+    def boot_hits(idx: range, f: float) -> list[bool]:
+        out = []
+        for i in idx[::2]:
+            d = means[i + 1] - means[i]
+            out.append(abs(d) <= z * f * math.hypot(se_b[i], se_b[i + 1]))
+        return out
+
+    out = {
+        "M": s["M"], "N": s["N"], "L": s["L"], "replicates": k, "seconds": secs,
+        "mean_over_replicates": float(means.mean()), "sd_of_replicate_means": float(np.std(means, ddof=1)),
+        "relative_sd": float(np.std(means, ddof=1) / means.mean()),
+        "bootstrap_se_rms": float(np.sqrt(np.mean(se_b**2))),
+        "factor_first_half": factor,
+        "factor_second_half": float(np.std(means[half:], ddof=1) / np.sqrt(np.mean(se_b[half:] ** 2))),
+        "replicate_interval": {"R_per_side": s["R"], **_coverage(rep_hits)},
+        "bootstrap_raw_all": _coverage(boot_hits(range(0, k - 1), 1.0)),
+        "bootstrap_corrected_second_half": _coverage(boot_hits(range(half, k - 1), factor)),
+        "points": [x["points"] for x in recs][:3], "sequences": recs[0]["sequences"],
+    }
+    return out
+
+
+def _finetuned(steps: int, out: Path) -> Path:
+    """MiniLM after ``steps`` masked-LM steps (batch 16, lr 5e-5, seed 0) on chit-chat train; saved."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
+
+    from lidscope.extract.models import resolve_model_spec
+    from lidscope.extract.texts import load_texts
+
+    folder = out / f"minilm-mlm-{steps}"
+    if (folder / "config.json").is_file():
+        return folder
+    src, _, _ = resolve_model_spec("minilm")
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(str(src))
+    model = AutoModelForMaskedLM.from_pretrained(str(src))
+    texts = load_texts("chitchat:train", n_sequences=16 * steps, seed=0).texts
+    collate = DataCollatorForLanguageModeling(tok, mlm=True, mlm_probability=0.15)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    model.train()
+    for i in range(steps):
+        enc = tok(texts[16 * i: 16 * (i + 1)], truncation=True, max_length=48)
+        batch = collate([{"input_ids": ids} for ids in enc["input_ids"]])
+        loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def part_change(s: dict, cache: Path, out: Path) -> dict:
+    t = time.perf_counter()
+    folder = _finetuned(s["steps"], out)
+    train_s = time.perf_counter() - t
+    n_cov = s["change_trials"] * s["R"]
+    k = n_cov + max(n_cov // 3, 15)
+    base, base_s = _measure("minilm", k, s, cache)
+    other, other_s = _measure(str(folder), k, s, cache, name="minilm-mlm")
+    mb = np.array([x["means"][LAYER] for x in base.summary["replicates"]])
+    mo = np.array([x["means"][LAYER] for x in other.summary["replicates"]])
+    rel = (mo - mb) / mb
+    truth = float(rel[n_cov:].mean())
+    truth_se = float(rel[n_cov:].std(ddof=1) / math.sqrt(k - n_cov))
+    rep_hits, rep_verdicts = [], []
+    for i in range(s["change_trials"]):
+        sl = slice(s["R"] * i, s["R"] * (i + 1))
+        d, rl = paired_difference(mb[sl], mo[sl])
+        rep_hits.append(rl.contains(truth))
+        rep_verdicts.append(verdict(d))
+    boot_hits, boot_hits_raw, boot_verdicts, boot_se = [], [], [], []
+    boot_rel = []
+    for r in range(n_cov):
+        va, ca = base.replicate_points[r][LAYER]
+        vb, cb = other.replicate_points[r][LAYER]
+        _, _, d, rl = paired_cluster_bootstrap(va, ca, vb, cb, seed=r)
+        boot_rel.append(rl.to_dict())
+        boot_hits_raw.append(rl.contains(truth))
+    # the paired correction is chosen on the first half of the trials and judged on the second half
+    half = n_cov // 2
+    se_half = np.array([b["se"] for b in boot_rel[:half]])
+    factor = float(rel[:half].std(ddof=1) / np.sqrt(np.mean(se_half**2)))
+    for r in range(half, n_cov):
+        va, ca = base.replicate_points[r][LAYER]
+        vb, cb = other.replicate_points[r][LAYER]
+        _, _, d, rl = paired_cluster_bootstrap(va, ca, vb, cb, seed=r)
+        d2, rl2 = scaled(d, factor), scaled(rl, factor)
+        boot_hits.append(rl2.contains(truth))
+        boot_verdicts.append(verdict(d2))
+        boot_se.append(rl.se)
+    rel_cov = rel[:n_cov]
+    return {
+        "steps": s["steps"], "train_seconds": train_s, "measure_seconds": [base_s, other_s], "replicates": k,
+        "true_relative_shift": truth, "true_relative_shift_se": truth_se,
+        "sd_of_paired_relative_shift": float(rel.std(ddof=1)),
+        "bootstrap_paired_relative_se_rms": float(np.sqrt(np.mean(np.square(boot_se)))),
+        "paired_factor": float(rel_cov.std(ddof=1) / np.sqrt(np.mean(np.square(boot_se)))),
+        "base_mean": float(mb.mean()), "other_mean": float(mo.mean()),
+        "replicate_interval": {"R": s["R"], **_coverage(rep_hits),
+                               "verdicts": {v: rep_verdicts.count(v) for v in set(rep_verdicts)}},
+        "bootstrap_raw": _coverage(boot_hits_raw),
+        "bootstrap_corrected_second_half": {"factor_first_half": factor, **_coverage(boot_hits),
+                                "verdicts": {v: boot_verdicts.count(v) for v in set(boot_verdicts)}},
+        "detect_rate_replicates": 1 - rep_verdicts.count(SAME) / len(rep_verdicts),
+        "detect_rate_bootstrap_corrected": 1 - boot_verdicts.count(SAME) / len(boot_verdicts),
+        "per_replicate": {"base_means": mb.tolist(), "other_means": mo.tolist(), "bootstrap_relative": boot_rel},
+    }
+
+
+def part_planning(s: dict, cache: Path, out: Path) -> dict:
+    """Replicate spread of the mean and of the paired shift at larger M and N (the planning table)."""
+    folder = _finetuned(s["steps"], out)
+    rows = []
+    for m, n, k in s["planning"]:
+        sz = {**s, "M": m, "N": n}
+        base, bs = _measure("minilm", k, sz, cache)
+        other, os_ = _measure(str(folder), k, sz, cache, name="minilm-mlm")
+        mb = np.array([x["means"][LAYER] for x in base.summary["replicates"]])
+        mo = np.array([x["means"][LAYER] for x in other.summary["replicates"]])
+        se_b = [_raw_boot(x).se for x in base.summary["replicates"]]
+        rows.append({"M": m, "N": n, "replicates": k, "seconds": [bs, os_], "mean": float(mb.mean()),
+                     "relative_sd_mean": float(mb.std(ddof=1) / mb.mean()),
+                     "relative_sd_paired_shift": float(((mo - mb) / mb).std(ddof=1)),
+                     "relative_shift": float(((mo - mb) / mb).mean()),
+                     "bootstrap_relative_se_rms": float(np.sqrt(np.mean(np.square(se_b))) / mb.mean())})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"rows": rows}
+
+
+def part_cost(s: dict, out: Path, replicates: int) -> dict:
+    from lidscope.measure import compare
+    from lidscope.settings import QUICK_SIZES
+
+    folder = _finetuned(s["steps"], out)
+    sizes = {"n_sequences": s["cost_M"] or QUICK_SIZES["n_sequences"], "n_points": s["cost_N"] or QUICK_SIZES["n_points"]}
+    res = {"sizes": sizes}
+    for r in (1, replicates):
+        t = time.perf_counter()
+        cr = compare(["minilm", str(folder)], [SOURCE], out=out / f"cost-R{r}", use_cache=False, n_replicates=r,
+                     n_neighbors=s["L"], **sizes)
+        res[f"R{r}_seconds"] = time.perf_counter() - t
+        res[f"R{r}_verdict"] = getattr(cr, "comparisons", None) and {
+            d: {m: c.sentence() for m, c in ms.items()} for d, ms in cr.comparisons.items()}
+    res["ratio"] = res[f"R{replicates}_seconds"] / res["R1_seconds"]
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the mechanics in about a minute")
+    ap.add_argument("--parts", default="nochange,change,planning,cost")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cost-replicates", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path("runs/calibration"))
+    args = ap.parse_args()
+    from lidscope.threads import limit_threads
+
+    limit_threads(args.threads)
+    s = _sizes(args.quick)
+    args.out.mkdir(parents=True, exist_ok=True)
+    global DATA
+    from lidscope.extract.texts import load_texts
+
+    pool = args.out / "pool.txt"
+    if not pool.is_file():
+        texts = load_texts(SOURCE, n_sequences=POOL if not args.quick else 300, seed=1234).texts
+        pool.write_text("".join(t.replace("\n", " ").strip() + "\n" for t in texts), encoding="utf-8")
+    DATA = str(pool)
+    cache = args.out / "cache"
+    path = args.out / ("calibration-quick.json" if args.quick else "calibration.json")
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results["sizes"] = s
+    parts = args.parts.split(",")
+    if "nochange" in parts:
+        results["nochange"] = part_nochange(s, cache)
+        print(json.dumps({"nochange": results["nochange"]}, indent=1), flush=True)
+        path.write_text(json.dumps(results, indent=1))
+    if "change" in parts:
+        results["change"] = part_change(s, cache, args.out)
+        print(json.dumps({"change": results["change"]}, indent=1), flush=True)
+        path.write_text(json.dumps(results, indent=1))
+    if "planning" in parts:
+        results["planning"] = part_planning(s, cache, args.out)
+        path.write_text(json.dumps(results, indent=1))
+    if "cost" in parts:
+        results["cost"] = part_cost(s, args.out, args.cost_replicates)
+        print(json.dumps({"cost": results["cost"]}, indent=1), flush=True)
+        path.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Size a run before paying for it: expected noise of a mean and of a paired shift.
+
+The table holds replicate spreads measured on the bundled models (``benchmarks/bench_calibration.py``,
+``docs/statistics.md``): the relative standard deviation of one replicate's mean LID, and of one
+replicate's paired relative shift between a model and a slightly changed copy (MiniLM after 20
+masked-LM steps). Between and beyond the measured sizes the noise is interpolated as a power law
+in N (fitted per model); M is taken to grow with N as in every preset (N / M between 6 and 10).
+The noise of R replicates is the table's divided by sqrt(R).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lidscope.stats.intervals import LEVEL
+from lidscope.stats.verdict import POWER, smallest_detectable_change
+
+
+@dataclass(frozen=True)
+class NoiseRow:
+    """One measured size: relative sd of one replicate's mean and of one paired relative shift."""
+
+    model: str
+    data: str
+    n_sequences: int
+    n_points: int
+    replicates: int
+    relative_sd_mean: float
+    relative_sd_paired: float
+    source: str
+
+
+#: Measured on this project's machine; see docs/statistics.md for the commands. ``relative_sd_paired``
+#: is ``nan`` where the paired run was not measured.
+NOISE_TABLE: tuple[NoiseRow, ...] = (
+    NoiseRow("minilm", "chitchat:validation (pool of 3,000)", 200, 2000, 240, 0.1194, float("nan"),
+             "benchmarks/bench_calibration.py --parts nochange"),
+)
+
+
+def _fit(rows: list[NoiseRow], attr: str, n_points: int) -> float:
+    n = np.array([r.n_points for r in rows], dtype=float)
+    y = np.array([getattr(r, attr) for r in rows], dtype=float)
+    if len(set(n)) < 2:
+        slope = -0.5
+        icept = float(np.mean(np.log(y) - slope * np.log(n)))
+    else:
+        slope, icept = np.polyfit(np.log(n), np.log(y), 1)
+    return float(math.exp(icept + slope * math.log(n_points)))
+
+
+def expected_noise(
+    n_points: int, n_replicates: int = 1, *, model: str = "minilm", n_sequences: int | None = None,
+    level: float = LEVEL, table: tuple[NoiseRow, ...] | None = None,
+) -> dict[str, object]:
+    """Expected relative standard error of the mean and of a paired shift, and the smallest paired
+    shift a comparison would detect (``power`` 0.8, two-sided ``level``), for N points and R replicates.
+
+    Args:
+        n_points: N per replicate.
+        n_replicates: R (the interval is then a t-interval with R - 1 degrees of freedom; with
+            R = 1 it is the bootstrap, and the normal quantile is used).
+        model: a model of the table (``minilm``, ``smollm2``).
+        n_sequences: M, recorded only (the table's M grows with N).
+
+    Raises:
+        ValueError: a model the table does not hold, or N / R below 1.
+    """
+    table = NOISE_TABLE if table is None else table
+    rows = [r for r in table if r.model == model]
+    if not rows:
+        raise ValueError(f"no measured noise for model {model!r}; the table holds "
+                         f"{sorted({r.model for r in table})}.")
+    if n_points < 1 or n_replicates < 1:
+        raise ValueError("n_points and n_replicates must be >= 1.")
+    sd_mean = _fit(rows, "relative_sd_mean", n_points)
+    sd_pair = _fit(rows, "relative_sd_paired", n_points)
+    se_mean, se_pair = sd_mean / math.sqrt(n_replicates), sd_pair / math.sqrt(n_replicates)
+    df = n_replicates - 1 if n_replicates > 1 else math.inf
+    sizes = sorted(r.n_points for r in rows)
+    return {
+        "model": model, "n_points": n_points, "n_sequences": n_sequences, "n_replicates": n_replicates,
+        "relative_se_mean": se_mean, "relative_se_paired_shift": se_pair,
+        "smallest_detectable_shift": smallest_detectable_change(se_pair, df, level, POWER),
+        "extrapolated": not sizes[0] <= n_points <= sizes[-1],
+        "rows": [asdict(r) for r in rows],
+    }

@@ -1,0 +1,54 @@
+"""Intervals in the results store and paired step-to-step changes of a sweep."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakeruns import SMALL  # noqa: E402
+
+from lidscope.settings import MeasureSettings  # noqa: E402
+from lidscope.training.store import ResultsStore  # noqa: E402
+from lidscope.training.sweep import sweep  # noqa: E402
+from lidscope.training.uncertainty import series_noise, step_changes  # noqa: E402
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_sweep_rows_carry_intervals_and_paired_step_changes(run_dir, texts_file, tmp_path, r):
+    rep = sweep([run_dir], [str(texts_file)], tmp_path / "store", MeasureSettings(**SMALL, n_replicates=r))
+    assert rep.ok, rep.failed
+    df = rep.table()
+    assert set(df["interval_method"]) == {"replicates"} and (df["n_replicates"] == r).all()
+    if r == 1:  # one replicate: no interval of the mean, but paired step changes still have one
+        assert df["mean_se"].isna().all() and np.isnan(series_noise(df))
+    else:
+        assert (df["mean_low"] < df["mean"]).all() and (df["mean"] < df["mean_high"]).all()
+        assert series_noise(df) == pytest.approx(float(np.median(df["mean_se"] / df["mean"])))
+        assert all(len(json.loads(x)) == 2 for x in df["replicate_means"])
+        assert np.allclose([np.mean(json.loads(x)) for x in df["replicate_means"]], df["mean"])
+    ch = step_changes(tmp_path / "store")
+    assert list(ch["step"]) == [20, 30] and (ch["base_step"] == 10).all()
+    assert set(ch["method"]) == {"bootstrap" if r == 1 else "paired"}
+    base = float(df.sort_values("step")["mean"].iloc[0])
+    assert np.allclose(ch["change"], ch["mean"] - base)
+    assert ((ch["change_low"] <= ch["change"]) & (ch["change"] <= ch["change_high"])).all()
+    assert set(ch["verdict"]) <= {"lower than base", "higher than base", "no detectable change"}
+
+
+def test_rows_stored_before_the_interval_columns_still_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    st = ResultsStore(tmp_path / "s").ensure()
+    st.add_rows("new", [{"job_id": "new", "run": "a", "step": 2, "data": "d", "layer": "-1", "mean": 8.0,
+                         "mean_se": 0.1}])
+    pq.write_table(pa.table({"job_id": ["old"], "run": ["a"], "step": pa.array([1], pa.int64()), "data": ["d"],
+                             "layer": ["-1"], "mean": [7.0]}), st.rows_dir / "old.parquet")
+    df = st.read()
+    assert list(df["step"]) == [1, 2] and np.isnan(df["mean_se"].iloc[0]) and df["mean_se"].iloc[1] == 0.1
+    assert np.isnan(series_noise(df.iloc[:1]))
