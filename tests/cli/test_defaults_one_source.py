@@ -145,3 +145,16 @@ def test_bad_settings_stop_the_cli_with_a_message_before_any_model_is_loaded(arg
     text = " ".join(res.output.split())
     assert words in text
     assert "Traceback" not in text and "no/such/" not in text  # stopped before the model was looked up
+
+
+def test_estimate_into_a_file_path_is_a_clear_message(tmp_path):
+    import numpy as np
+
+    pts = tmp_path / "p.npy"
+    np.save(pts, np.random.default_rng(0).normal(size=(60, 3)))
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    res = RUNNER.invoke(app, ["estimate", str(pts), "-L", "5", "--out", str(blocker / "out"), "--no-progress"],
+                        env={"COLUMNS": "400", "NO_COLOR": "1"})
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "cannot write the results" in text and "Traceback" not in text

@@ -86,16 +86,21 @@ def estimate(
 
     summary = {**r.summary(), "input": {**source, "shape": list(np.shape(X)), "sha256_array": array_sha256(np.asarray(X))},
                "environment": environment()}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "summary.json", summary)
-    write_parquet(out / "estimates.parquet", {
-        "row": np.arange(r.n_input), "estimate": r.estimates, "kept": np.isin(np.arange(r.n_input), r.kept_index),
-        "duplicate_of": r.duplicate_of,
-    }, metadata={"params": r.params})
-    if figure:
-        from ..plots import plot_distribution
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "summary.json", summary)
+        write_parquet(out / "estimates.parquet", {
+            "row": np.arange(r.n_input), "estimate": r.estimates, "kept": np.isin(np.arange(r.n_input), r.kept_index),
+            "duplicate_of": r.duplicate_of,
+        }, metadata={"params": r.params})
+        if figure:
+            from ..plots import plot_distribution
 
-        plot_distribution(r.values, out / "histogram.png", title=f"{r.params['estimator']}, L = {neighbors}, N = {r.n_points:,}")
+            plot_distribution(r.values, out / "histogram.png",
+                              title=f"{r.params['estimator']}, L = {neighbors}, N = {r.n_points:,}")
+    except OSError as exc:  # --out is a file, not writable, disk full
+        console.print(f"[bold red]error:[/] cannot write the results to --out {escape(str(out))}: {escape(str(exc))}")
+        raise typer.Exit(2) from None
     _print_summary(r, out)
 
 

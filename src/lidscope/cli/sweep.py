@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError("--address applies to --executor ray only.")
             ex = get_executor(executor, **({"address": address} if address is not None else {}))
             plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model)
-        except (SweepError, ExtractError, ValueError, ExecutorError) as exc:
+        except (SweepError, ExtractError, ValueError, ExecutorError, OSError) as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         for s in plan.skipped:
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             report = run_sweep(plan, ex, on_event=event)
-        except ExecutorError as exc:  # e.g. cluster unreachable, paths not shared by the nodes
+        except (ExecutorError, OSError) as exc:  # cluster unreachable, paths not shared, store not writable
             console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         for note in report.notes:
