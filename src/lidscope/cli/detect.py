@@ -97,12 +97,10 @@ def register(app: typer.Typer) -> None:
         from lidscope.cli._progress import stage_progress
         from lidscope.detect import DetectError, DetectSettings, detect
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        limit_threads(threads)
-        from transformers.utils import logging as hf_logging
+        from lidscope.extract.models import quiet_transformers
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        quiet_transformers()
+        limit_threads(threads)
         console = make_console()
         try:
             settings = DetectSettings(layer=layer, max_length=max_length, n_texts=n_texts or None,
