@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import skdim
 
-from conftest import reference_context, skdim_pointwise_twonn
+from skdim_reference import reference_context, skdim_pointwise_twonn
 from lidscope import TwoNN, local_dimensions
 from lidscope.synthetic import linear_subspace, sphere, torus
 
