@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import typer
 from rich.markup import escape
 
@@ -14,8 +15,10 @@ TABLES = ("class", "position", "frequency", "type", "pos")
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "" if v != v else f"{v:.3f}"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        return "" if v != v else f"{v:.2f}"
     return str(v)
 
 
@@ -66,8 +69,9 @@ def tokens_command(
                           f"[{o['lo']:+.3f}, {o['hi']:+.3f}] ({o['rel']:+.1%}), "
                           f"{'paired by position' if mv.paired else 'unpaired (different positions)'}, "
                           f"{mv.n_matched:,} matched points")
-            _print(console, "moved most (interval excludes 0)", mv.moved().head(top))
-            _print(console, "no detectable change (narrowest intervals)", mv.steady(top))
+            cols = ["group", "count", "mean_a", "mean_b", "diff", "lo", "hi", "rel"]
+            _print(console, "moved most (95 % interval of the change excludes 0)", mv.moved().head(top)[cols])
+            _print(console, "no detectable change (narrowest intervals)", mv.steady(top)[cols])
             if csv:
                 csv.mkdir(parents=True, exist_ok=True)
                 mv.table.to_csv(csv / "movers.csv", index=False)
