@@ -95,3 +95,16 @@ def test_grokking_quick_needs_no_out(tmp_path, monkeypatch, restore_threads):
     res = runner.invoke(app, ["grokking", "--quick", "--steps", "10", "--threads", "1"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "lidscope-out" / "grokking-quick" / "config.json").exists()
+
+
+def test_progress_rate_is_the_stage_average_like_the_table():
+    from rich.progress import Progress
+
+    from lidscope.cli.measure import average_rate
+
+    with Progress(disable=True) as p:
+        task_id = p.add_task("forward", total=1000, unit="tok")
+        task = p.tasks[0]
+        task.start_time = task.get_time() - 10.0  # the stage started 10 s ago
+        p.update(task_id, completed=900)
+        assert abs(average_rate(task) - 90.0) < 1.0

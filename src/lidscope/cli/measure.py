@@ -32,6 +32,14 @@ def parse_layer_option(text: str) -> tuple[int, ...]:
         raise typer.BadParameter(str(exc)) from None
 
 
+def average_rate(task: Any) -> float | None:
+    """Items per second since the stage started: the quantity the final table reports (rich's own
+    ``task.speed`` is a 30-second moving estimate, which differs from it on every run)."""
+    if not task.fields.get("unit") or not task.elapsed or not task.completed:
+        return None
+    return task.completed / task.elapsed
+
+
 def _progress():  # type: ignore[no-untyped-def]
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
                                TextColumn, TimeElapsedColumn, TimeRemainingColumn)
@@ -39,10 +47,8 @@ def _progress():  # type: ignore[no-untyped-def]
 
     class RateColumn(ProgressColumn):
         def render(self, task):  # type: ignore[no-untyped-def]
-            unit = task.fields.get("unit")
-            if not unit or not task.speed:
-                return Text("")
-            return Text(f"{task.speed:,.0f} {unit}/s", style="cyan")
+            rate = average_rate(task)
+            return Text(f"{rate:,.0f} {task.fields['unit']}/s" if rate else "", style="cyan")
 
     return Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<22}"), BarColumn(),
                     MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
