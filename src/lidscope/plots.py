@@ -46,16 +46,21 @@ def plot_distribution(
     plt = _pyplot()
     groups = {"": values} if not isinstance(values, Mapping) else dict(values)
     groups = {k: _finite(v) for k, v in groups.items()}
-    fig, (ax_h, ax_v) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
-    for label, v in groups.items():
-        if v.size == 0:
-            continue
-        ax_h.hist(v, bins=60, alpha=0.6 if len(groups) > 1 else 0.85, label=label or None)
-        ax_h.axvline(v.mean(), linestyle="--", color="k", linewidth=1)
+    n = len(groups)
+    fig = plt.figure(figsize=(10, 4 if n == 1 else 1.6 + 1.4 * n))
+    grid = fig.add_gridspec(n, 2, width_ratios=[3, 2])
+    first = None
+    for row, (label, v) in enumerate(groups.items()):  # one histogram per layer: small multiples, shared x
+        ax_h = fig.add_subplot(grid[row, 0], sharex=first)
+        first = first or ax_h
+        if v.size:
+            ax_h.hist(v, bins=60, alpha=0.85, color=f"C{row}")
+            ax_h.axvline(v.mean(), linestyle="--", color="k", linewidth=1)
+        ax_h.set_ylabel("points" if n == 1 else f"layer {label}\npoints")
+        if row < n - 1:
+            ax_h.tick_params(labelbottom=False)
     ax_h.set_xlabel("local dimension (TwoNN)")
-    ax_h.set_ylabel("points")
-    if len(groups) > 1:
-        ax_h.legend(title="layer")
+    ax_v = fig.add_subplot(grid[:, 1])  # after the histograms: fig.axes[0] stays the (first) histogram
     _violins(ax_v, list(groups.values()), list(groups.keys()))
     ax_v.set_ylabel("local dimension")
     if title:
@@ -108,7 +113,8 @@ def plot_compare(
     for ax, (dataset, models) in zip(axes[0], groups.items()):
         bars = (intervals or {}).get(dataset, {})
         _violins(ax, [_finite(v) for v in models.values()], list(models.keys()), [bars.get(m) for m in models])
-        ax.set_title(dataset)
+        if len(groups) > 1 or dataset not in title:  # the figure title may already name the only dataset
+            ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("local dimension (white dot = mean" + (", red bar = its 95 % interval)" if intervals
                                                                   else ")"))

@@ -35,11 +35,14 @@ def plot_run(rows: Rows, path: str | Path, title: str = "", marks: Mapping[str, 
         if xs:
             ax_lid.plot(xs, ys, style, marker=".", color="C3", label=f"{split} mean LID")
     mark_styles = (("k", "--"), ("C2", ":"), ("C1", ":"), ("C4", ":"))
-    for i, (label, step) in enumerate((marks or {}).items()):
+    merged: dict[float, list[str]] = {}  # marks at the same step share one line and one legend entry
+    for label, step in (marks or {}).items():
         if step is not None and step > 0:
-            color, ls = mark_styles[i % len(mark_styles)]
-            for ax in (ax_acc, ax_lid):
-                ax.axvline(step, color=color, lw=1, ls=ls, label=label if ax is ax_acc else None)
+            merged.setdefault(step, []).append(label)
+    for i, (step, labels) in enumerate(merged.items()):
+        color, ls = mark_styles[i % len(mark_styles)]
+        for ax in (ax_acc, ax_lid):
+            ax.axvline(step, color=color, lw=1, ls=ls, label=" = ".join(labels) if ax is ax_acc else None)
     ax_acc.set_ylabel("accuracy")
     ax_acc.set_ylim(-0.02, 1.02)
     ax_acc.legend(loc="center left", fontsize=8)
