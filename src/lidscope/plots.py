@@ -40,7 +40,8 @@ def plot_distribution(
 ) -> Path:
     """Histogram (left) and violin (right) of pointwise local dimensions.
 
-    ``values``: one array, or ``{label: array}`` for several layers (overlaid / side by side).
+    ``values``: one array, or ``{label: array}`` for several layers (one histogram panel per layer,
+    violins side by side).
     The mean is drawn as a dashed line (histogram) and a white dot (violin) and printed.
     """
     plt = _pyplot()
