@@ -7,6 +7,9 @@ Two signals, after the paper's observations (method.md):
   off.
 - **drop**: a significant decrease. In the paper (fine-tuning, grokking) a fall of mean LID
   accompanies or precedes a gain in the task metric, so a drop says a gain is likely to follow.
+- **fall alarm** (`fall_alarm`, `FALL_RULE`): the online early warning, one alarm per series, chosen
+  and scored over several grokking runs (docs/signals.md). Measured on held-out runs it raised no
+  alarm and missed both runs that generalised: it is a hint, not a forecast (see `FALL_RULE`).
 
 Tolerances, and why these defaults
 ----------------------------------
