@@ -172,6 +172,7 @@ def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
                               "-R", "2", "-o", str(tmp_path / "m"), "--cache-dir", str(tmp_path / "c"), "-q"])
     assert res.exit_code == 0, res.output
     assert "95 % interval of the mean" in res.output and "2 replicates" in res.output
+    assert "describe replicate 0" in res.output
     res = runner.invoke(app, ["compare", str(bert), str(bert), "--name", "a", "--name", "b", "-d", str(corpus),
                               "-M", "60", "-N", "400", "-L", "16", "-o", str(tmp_path / "cmp"),
                               "--cache-dir", str(tmp_path / "c"), "-q"])

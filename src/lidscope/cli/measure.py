@@ -120,6 +120,9 @@ def _print_summary(console: Any, r: Any) -> None:
                   f"q25 {q['0.25']:.3f}  q75 {q['0.75']:.3f}  global TwoNN {ls['global_estimate']:.3f}")
         if ls.get("interval"):
             t.add_row("", _interval_text(ls))
+        if ls.get("n_replicates", 1) > 1:
+            t.add_row("", f"mean over {ls['n_replicates']} replicates; median, std, quartiles and global TwoNN "
+                          f"describe replicate 0 (its mean {ls['mean_replicate_0']:.3f})")
     tm = s["timings_s"]
     t.add_row("time (s)", "  ".join(f"{k} {v:.1f}" for k, v in tm.items()))
     ex = s["extraction"]
