@@ -190,14 +190,13 @@ def paired_comparison(base: Any, other: Any, layer: str | None = None) -> Any:
     """`lidscope.stats.Comparison` of two `MeasureResult` s of one dataset: ``other`` against ``base``.
 
     Paired when every replicate of both measured the same sequences with the same seeds (what
-    equal settings give): with R > 1 the t-interval of the per-replicate differences, with R = 1
-    the paired cluster bootstrap over sequences (widened by ``BOOTSTRAP_PAIRED_FACTOR``). When the
-    samples differ the comparison is unpaired (Welch, or the two bootstrap errors combined) and
-    its ``method`` says so.
+    equal settings give): with R > 1 the t-interval of the per-replicate differences (Welch when
+    the samples differ; ``method`` says which). With R = 1 there is no calibrated interval (the
+    paired bootstrap was measured 7x too narrow): the difference is given with no interval and the
+    verdict `lidscope.stats.UNKNOWN`.
     """
-    from lidscope.stats import compare_bootstrap, compare_replicates
-    from lidscope.stats.bootstrap import BOOTSTRAP_PAIRED_FACTOR
-    from lidscope.stats.verdict import Comparison, smallest_detectable_change, verdict
+    from lidscope.stats import compare_replicates
+    from lidscope.stats.verdict import Comparison
 
     label = layer or next(iter(base.summary["layers"]))
     ra, rb = base.summary["replicates"], other.summary["replicates"]
@@ -206,20 +205,16 @@ def paired_comparison(base: Any, other: Any, layer: str | None = None) -> Any:
         for x, y in zip(ra, rb))
     if len(ra) > 1 and len(rb) > 1:
         return compare_replicates([x["means"][label] for x in ra], [y["means"][label] for y in rb], paired=paired)
-    if paired:
-        va, ca = base.replicate_points[0][label]
-        vb, cb = other.replicate_points[0][label]
-        return compare_bootstrap(va, ca, vb, cb, seed=ra[0]["seed"], factor=BOOTSTRAP_PAIRED_FACTOR)
-    # unpaired single measurements: independent bootstrap errors (each already corrected)
-    a = Interval.from_dict(base.summary["layers"][label]["interval"])
-    b = Interval.from_dict(other.summary["layers"][label]["interval"])
-    z = 1.959963984540054
-    se = float(np.hypot(a.se, b.se))
-    d = b.estimate - a.estimate
-    se_rel = float(np.hypot(b.se / a.estimate, a.se * b.estimate / a.estimate**2))
-    rel = b.estimate / a.estimate - 1.0
-    diff = Interval(d, se, d - z * se, d + z * se, a.level, "unpaired-bootstrap", min(a.n, b.n), float("inf"))
-    rel_iv = Interval(rel, se_rel, rel - z * se_rel, rel + z * se_rel, a.level, "unpaired-bootstrap", diff.n,
-                      float("inf"))
-    det = smallest_detectable_change(se)
-    return Comparison(a, b, diff, rel_iv, verdict(diff), det, det / abs(a.estimate), "unpaired-bootstrap")
+    return one_replicate_comparison(ra[0]["means"][label], rb[0]["means"][label], paired)
+
+
+def one_replicate_comparison(base: float, other: float, paired: bool) -> Any:
+    """A `lidscope.stats.Comparison` of two single measurements: the difference, no interval."""
+    from lidscope.stats import UNKNOWN, replicate_interval
+    from lidscope.stats.verdict import Comparison
+
+    a, b = replicate_interval([base]), replicate_interval([other])
+    nan = float("nan")
+    diff = Interval(other - base, nan, nan, nan, method="one replicate", n=1)
+    rel = Interval(other / base - 1.0, nan, nan, nan, method="one replicate", n=1)
+    return Comparison(a, b, diff, rel, UNKNOWN, nan, nan, "one replicate" + (" (paired)" if paired else ""))

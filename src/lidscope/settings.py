@@ -69,8 +69,10 @@ MAX_BATCH_TOKENS = 16_384
 #: 1 keeps one measurement; its interval is then the cluster bootstrap over sequences
 #: (docs/statistics.md says when that is calibrated and how the defaults were chosen).
 N_REPLICATES = 1
-#: R of ``compare`` (and of the CLI's ``lidscope compare``): paired replicates of every model.
-COMPARE_N_REPLICATES = 1
+#: R of ``compare`` (and of the CLI's ``lidscope compare``): paired replicates of every model. 3 is the
+#: smallest R whose t-interval was calibrated here; the paired bootstrap of one replicate was measured
+#: 7x too narrow (docs/statistics.md). Cost: 1.75x one replicate (M = 1,000, N = 6,000, measured).
+COMPARE_N_REPLICATES = 3
 
 #: M (sequences) and N (points) of each preset.
 PAPER_SIZES = {"n_sequences": 10_000, "n_points": 60_000}

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeruns import SMALL  # noqa: E402
 
 from lidscope.settings import MeasureSettings  # noqa: E402
+from lidscope.stats import UNKNOWN  # noqa: E402
 from lidscope.training.store import ResultsStore  # noqa: E402
 from lidscope.training.sweep import sweep  # noqa: E402
 from lidscope.training.uncertainty import series_noise, step_changes  # noqa: E402
@@ -33,11 +34,15 @@ def test_sweep_rows_carry_intervals_and_paired_step_changes(run_dir, texts_file,
         assert np.allclose([np.mean(json.loads(x)) for x in df["replicate_means"]], df["mean"])
     ch = step_changes(tmp_path / "store")
     assert list(ch["step"]) == [20, 30] and (ch["base_step"] == 10).all()
-    assert set(ch["method"]) == {"bootstrap" if r == 1 else "paired"}
     base = float(df.sort_values("step")["mean"].iloc[0])
     assert np.allclose(ch["change"], ch["mean"] - base)
-    assert ((ch["change_low"] <= ch["change"]) & (ch["change"] <= ch["change_high"])).all()
-    assert set(ch["verdict"]) <= {"lower than base", "higher than base", "no detectable change"}
+    if r == 1:  # no calibrated interval from one replicate
+        assert set(ch["method"]) == {"one replicate (paired)"} and ch["change_low"].isna().all()
+        assert set(ch["verdict"]) == {UNKNOWN}
+    else:
+        assert set(ch["method"]) == {"paired"}
+        assert ((ch["change_low"] <= ch["change"]) & (ch["change"] <= ch["change_high"])).all()
+        assert set(ch["verdict"]) <= {"lower than base", "higher than base", "no detectable change"}
 
 
 def test_rows_stored_before_the_interval_columns_still_read(tmp_path):

@@ -14,7 +14,7 @@ from lidscope.stats.intervals import LEVEL, Interval, paired_difference, t_inter
 LOWER = "lower than base"
 SAME = "no detectable change"
 HIGHER = "higher than base"
-UNKNOWN = "no verdict (no interval: one replicate and no bootstrap)"
+UNKNOWN = "no verdict (one replicate: no calibrated interval; use 3 or more replicates)"
 #: Power at which `smallest_detectable_change` is quoted.
 POWER = 0.8
 

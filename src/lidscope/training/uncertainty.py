@@ -2,8 +2,9 @@
 
 Every checkpoint of a sweep (and every round of the callback or monitor) is measured on the same
 sequences and the same token sample, so two steps are a *paired* comparison: with R > 1 the
-per-replicate differences are averaged (t-interval); with R = 1 the per-token files of both steps
-are resampled by sequence together (paired cluster bootstrap). `step_changes` gives every step
+per-replicate differences are averaged (t-interval); with R = 1 there is no calibrated interval
+(the paired bootstrap was measured 7x too narrow, docs/statistics.md): the change is given with no
+interval and no verdict. `step_changes` gives every step
 against a base step with its interval and verdict; `series_noise` one relative noise level for a
 whole series (what `lidscope.training.signals` can take as ``noise=``).
 """
@@ -29,39 +30,26 @@ def series_noise(rows: Any) -> float:
     return float(np.median(rel)) if rel.size else float("nan")
 
 
-def _points(store: ResultsStore, row: Any, layer: str) -> tuple[np.ndarray, np.ndarray]:
-    import pyarrow.parquet as pq
-
-    if not isinstance(row.get("tokens_file"), str):
-        raise StoreError(f"step {row['step']} of {row['run']} kept no per-token file: the paired bootstrap "
-                         "needs one (keep_tokens=True, or measure with n_replicates > 1).")
-    t = pq.read_table(store.path / row["tokens_file"], columns=["layer", "lid", "seq_index"]).to_pandas()
-    t = t[t["layer"] == layer]
-    return t["lid"].to_numpy(float), t["seq_index"].to_numpy()
-
-
 def compare_steps(store: str | Any, base_row: Any, row: Any) -> Any:
     """`lidscope.stats.Comparison` of two store rows (same run, data and layer): ``row`` against ``base_row``.
 
     Paired when both were measured on the same sequences (equal data fingerprint and settings);
     otherwise unpaired (Welch on replicates, or the two stored standard errors combined).
     """
-    from lidscope.stats import compare_bootstrap, compare_replicates
-    from lidscope.stats.bootstrap import BOOTSTRAP_PAIRED_FACTOR
+    from lidscope.stats import compare_replicates
     from lidscope.stats.intervals import Interval
     from lidscope.stats.verdict import Comparison, smallest_detectable_change, verdict
 
-    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     paired = (base_row.get("data_fingerprint") == row.get("data_fingerprint")
               and base_row.get("settings_id") == row.get("settings_id"))
     ra = json.loads(base_row["replicate_means"]) if isinstance(base_row.get("replicate_means"), str) else []
     rb = json.loads(row["replicate_means"]) if isinstance(row.get("replicate_means"), str) else []
     if len(ra) > 1 and len(rb) > 1:
         return compare_replicates(ra, rb, paired=paired and len(ra) == len(rb))
-    if paired:
-        va, ca = _points(st, base_row, str(base_row["layer"]))
-        vb, cb = _points(st, row, str(row["layer"]))
-        return compare_bootstrap(va, ca, vb, cb, factor=BOOTSTRAP_PAIRED_FACTOR)
+    if len(ra) <= 1 and len(rb) <= 1:  # one replicate each: no calibrated interval (docs/statistics.md)
+        from lidscope.replicates import one_replicate_comparison
+
+        return one_replicate_comparison(float(base_row["mean"]), float(row["mean"]), paired)
     a, b = float(base_row["mean"]), float(row["mean"])
     se = math.hypot(float(base_row.get("mean_se") or math.nan), float(row.get("mean_se") or math.nan))
     z = 1.959963984540054
