@@ -210,7 +210,7 @@ def paired_comparison(base: Any, other: Any, layer: str | None = None) -> Any:
 
 def one_replicate_comparison(base: float, other: float, paired: bool) -> Any:
     """A `lidscope.stats.Comparison` of two single measurements: the difference, no interval."""
-    from lidscope.stats import UNKNOWN, replicate_interval
+    from lidscope.stats import UNKNOWN, Interval, replicate_interval
     from lidscope.stats.verdict import Comparison
 
     a, b = replicate_interval([base]), replicate_interval([other])
