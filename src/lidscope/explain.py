@@ -117,7 +117,7 @@ def points_table(layers: dict[str, Explanation]) -> Any:
     parts = []
     for label, e in layers.items():
         n, k = e.neighbors.shape
-        offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if n else np.zeros(1, np.int32))
+        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * k)   # k = 0: empty lists
         parts.append(pa.table({
             "layer": pa.array([label] * n, pa.string()),
             "point": pa.array(np.arange(n, dtype=np.int64)),

@@ -278,6 +278,8 @@ def measure(
         return measure(**{**args, **settings.measure_kwargs()})  # type: ignore[union-attr]
     # every setting is checked before the (expensive) model load and forward pass
     spec = settings_of(args)
+    if isinstance(keep_neighbors, bool) or int(keep_neighbors) < 0:
+        raise LIDInputError(f"keep_neighbors must be an integer >= 0 (0 keeps no neighbour lists); got {keep_neighbors!r}.")
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}

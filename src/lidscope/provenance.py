@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 PACKAGES = (
-    "lidscope", "numpy", "scipy", "numba", "faiss-cpu", "torch", "transformers", "datasets",
-    "tokenizers", "safetensors", "pyarrow", "scikit-dimension",
+    "lidscope", "numpy", "numba", "scikit-learn", "torch", "transformers", "datasets",
+    "tokenizers", "safetensors", "pyarrow", "pandas", "scikit-dimension",
 )
 
 

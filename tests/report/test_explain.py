@@ -83,3 +83,15 @@ def test_pca_map_matches_an_svd_and_is_sign_fixed():
     np.testing.assert_allclose(share, s[:2] ** 2 / (s ** 2).sum(), rtol=1e-6)
     c2, _ = pca_map(-X)
     np.testing.assert_allclose(c2, -coords, rtol=1e-4, atol=1e-4)   # same picture up to the data's own sign
+
+
+def test_keep_neighbors_zero_keeps_no_lists_and_negative_is_refused(measured, tmp_path):
+    from lidscope import LIDInputError
+
+    r, root = measured
+    r0 = measure(root / "llama", root / "texts.txt", out=tmp_path / "nolists", cache_dir=root / "cache",
+                 keep_neighbors=0, **SMALL)
+    t = load_run(tmp_path / "nolists").layer_tokens(r0.first.layer)
+    assert len(t) == 500 and all(len(x) == 0 for x in t["neighbors"])
+    with pytest.raises(LIDInputError, match="keep_neighbors"):
+        measure(root / "llama", root / "texts.txt", cache_dir=root / "cache", keep_neighbors=-1, **SMALL)
