@@ -9,7 +9,6 @@ its own sampled order, so it is the cloud a standalone measurement with its seed
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.extract.errors import DataError
-from lidscope.extract.texts import Texts, load_texts, read_items
+from lidscope.extract.texts import Texts, load_texts, read_items, sample_items, texts_fingerprint
 from lidscope.settings import TWONN_FRACTION
 
 
@@ -100,7 +99,7 @@ def plan_replicates(
     samples = [first] + [_sample(items, first, n_sequences, ds) for ds, _ in seeds[1:]]
     # sorted: the union's identity (and embedding-cache key) is the set of sequences, not the draw order
     unique = sorted({t for s in samples for t in s.texts})
-    union = Texts(unique, [str(i) for i in range(len(unique))], first.name, first.source, _fingerprint(unique),
+    union = Texts(unique, [str(i) for i in range(len(unique))], first.name, first.source, texts_fingerprint(unique),
                   {"selected": len(unique)}, {"union_of_replicates": len(seeds)})
     pos = {t: i for i, t in enumerate(unique)}
     members = [np.asarray([pos[t] for t in s.texts], dtype=np.int64) for s in samples]
@@ -110,27 +109,13 @@ def plan_replicates(
 def _sample(items: list[tuple[str, str]], like: Texts, n_sequences: int | None, seed: int) -> Texts:
     """The sample `load_texts` draws from ``items`` with ``seed`` (seeded shuffle, first M, empty
     ones dropped), without reading the source again; ``tests/test_replicates.py`` checks equality."""
-    order = np.random.default_rng(seed).permutation(len(items))
-    if n_sequences is not None:
-        order = order[:n_sequences]
-    picked = [items[i] for i in order]
-    kept = [(k, t) for k, t in picked if t.strip()]
+    picked, kept = sample_items(items, n_sequences, seed)
     if not kept:
         raise DataError(f"all {len(picked)} sequences sampled with seed {seed} from {like.source} are empty.")
     texts = [t for _, t in kept]
-    return Texts(texts, [k for k, _ in kept], like.name, like.source, _fingerprint(texts),
+    return Texts(texts, [k for k, _ in kept], like.name, like.source, texts_fingerprint(texts),
                  {**like.counts, "sampled": len(picked), "empty_dropped": len(picked) - len(kept),
                   "selected": len(kept)}, {**like.params, "seed": seed})
-
-
-def _fingerprint(texts: list[str]) -> str:
-    """SHA-256 over the length-prefixed UTF-8 texts (the identity `load_texts` gives a sample)."""
-    h = hashlib.sha256()
-    for t in texts:
-        b = t.encode("utf-8")
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return h.hexdigest()
 
 
 def measure_replicates(

@@ -98,7 +98,19 @@ def _check_split(split: str | None, allowed: Iterable[str], where: str) -> None:
         )
 
 
-def _texts_fingerprint(texts: list[str]) -> str:
+def sample_items(items: list[tuple[str, str]], n_sequences: int | None,
+                 seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The seeded sample of ``(id, text)`` items: a shuffle with ``seed``, the first M
+    (``n_sequences``; None = all); returns (picked, kept), kept being the non-empty ones."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    if n_sequences is not None:
+        order = order[:n_sequences]
+    picked = [items[i] for i in order]
+    return picked, [(k, t) for k, t in picked if t.strip()]
+
+
+def texts_fingerprint(texts: list[str]) -> str:
+    """SHA-256 over the length-prefixed UTF-8 texts: the identity of a text sample."""
     h = hashlib.sha256()
     for t in texts:
         b = t.encode("utf-8")
@@ -451,11 +463,7 @@ def load_texts(
     where = desc["source"]
     if not items:
         raise DataError(f"no texts in {where}: the source (or this split of it) is empty. Check the file and --split.")
-    order = np.random.default_rng(seed).permutation(len(items))
-    if n_sequences is not None:
-        order = order[:n_sequences]
-    picked = [items[i] for i in order]
-    kept = [(k, t) for k, t in picked if t.strip()]
+    picked, kept = sample_items(items, n_sequences, seed)
     if not kept:
         raise DataError(
             f"all {len(picked)} sampled sequences of {where} are empty; check --text-column and the file."
@@ -466,7 +474,7 @@ def load_texts(
         ids=[k for k, _ in kept],
         name=desc["name"],
         source=where,
-        fingerprint=_texts_fingerprint(texts),
+        fingerprint=texts_fingerprint(texts),
         counts={"available": len(items), "sampled": len(picked),
                 "empty_dropped": len(picked) - len(kept), "selected": len(kept)},
         params={"split": desc["split"], "text_column": desc.get("text_column"),
