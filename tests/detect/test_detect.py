@@ -15,7 +15,7 @@ FAST = DetectSettings(n_neighbors=16, n_points=None, set_sizes=(5, 20, 40), n_re
                       n_permutations=300, max_length=32)
 
 
-def test_memorised_members_are_found_and_clean_texts_are_not(tiny_lm, tmp_path):
+def test_memorised_members_are_found_and_clean_texts_are_not(tiny_lm, tmp_path, saved_figures):
     res = detect(tiny_lm["tuned"], {"members": tiny_lm["members"], "nonmembers": tiny_lm["nonmembers"]},
                  tiny_lm["reference"], base=tiny_lm["base"], settings=FAST, out=tmp_path / "run")
     assert res.methods == ["lid", "loss", "zlib", "mink", "minkpp", "ref"]
@@ -32,7 +32,14 @@ def test_memorised_members_are_found_and_clean_texts_are_not(tiny_lm, tmp_path):
     t = pq.read_table(tmp_path / "run" / "texts.parquet").to_pandas()
     assert len(t) == 120 and set(t["set"]) == {"members", "nonmembers", "reference"}
     assert np.allclose(t["score_lid"], -(t["lid"] - t["lid_base"]))
-    assert (tmp_path / "run" / "roc.png").stat().st_size > 0
+    # the ROC figure shows one panel per candidate set, one curve per method, labelled with its AUC
+    (fig,) = saved_figures
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["members", "nonmembers"]
+    for ax, name in zip(axes, ("members", "nonmembers")):
+        labels = [ln.get_label() for ln in ax.get_lines()][:len(res.methods)]
+        for meth, label in zip(res.methods, labels):
+            assert label == f"{meth} (AUC {res.sets[name]['methods'][meth]['auc']['auc']:.2f})"
     assert len(pq.read_table(tmp_path / "run" / "curves.parquet")) == 2 * 6 * 3
 
 
