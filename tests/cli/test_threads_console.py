@@ -100,7 +100,7 @@ def test_grokking_quick_needs_no_out(tmp_path, monkeypatch, restore_threads):
 def test_progress_rate_is_the_stage_average_like_the_table():
     from rich.progress import Progress
 
-    from lidscope.cli.measure import average_rate
+    from lidscope.cli._progress import average_rate
 
     with Progress(disable=True) as p:
         task_id = p.add_task("forward", total=1000, unit="tok")

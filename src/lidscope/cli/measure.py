@@ -12,6 +12,8 @@ from lidscope.extract.models import quiet_transformers
 from lidscope.settings import COMPARE_N_REPLICATES, PAPER, QUICK, parse_layers
 from lidscope.threads import THREADS_HELP, limit_threads
 
+from ._progress import stage_progress
+
 #: M and N of the no-argument demo (``lidscope measure``, the quick preset); ``--paper`` gives the paper's.
 DEMO_DEFAULTS: dict[str, int | None] = {"n_sequences": QUICK.n_sequences, "n_points": QUICK.n_points}
 PAPER_DEFAULTS: dict[str, int | None] = {"n_sequences": PAPER.n_sequences, "n_points": PAPER.n_points}
@@ -30,64 +32,6 @@ def parse_layer_option(text: str) -> tuple[int, ...]:
         return parse_layers(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-
-
-def average_rate(task: Any) -> float | None:
-    """Items per second since the stage started: the quantity the final table reports (rich's own
-    ``task.speed`` is a 30-second moving estimate, which differs from it on every run)."""
-    if not task.fields.get("unit") or not task.elapsed or not task.completed:
-        return None
-    return task.completed / task.elapsed
-
-
-def _progress():  # type: ignore[no-untyped-def]
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        def render(self, task):  # type: ignore[no-untyped-def]
-            rate = average_rate(task)
-            return Text(f"{rate:,.0f} {task.fields['unit']}/s" if rate else "", style="cyan")
-
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description:<22}"), BarColumn(),
-                    MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    transient=False)
-
-
-_STAGE_NAMES = {
-    "load_model": ("load model", None),
-    "load_data": ("read texts", None),
-    "tokenize": ("tokenize", "seq"),
-    "extract": ("forward: sequences", "seq"),
-    "extract_tokens": ("forward: tokens", "tok"),
-    "cloud": ("sample + dedup", None),
-    "dedup": ("validate", None),
-    "neighbors": ("neighbour search", None),  # reports GEMM blocks, not points
-    "estimates": ("local estimates", None),
-}
-
-
-class _Bars:
-    """Adapts ``progress(stage, done, total)`` callbacks to rich progress bars, one per stage."""
-
-    def __init__(self, progress: Any, prefix: str = "") -> None:
-        self.p = progress
-        self.prefix = prefix
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage == "load_data" and done == 0 and len(self.tasks) > 2:
-            # a new measurement (compare): fresh bars, so rates and times are per run
-            for k in [k for k in self.tasks if k != self.prefix + "load_model"]:
-                self.p.remove_task(self.tasks.pop(k))
-        key = self.prefix + stage
-        if key not in self.tasks:
-            base = stage.split(": ")[-1]
-            name, unit = _STAGE_NAMES.get(base, (base, None))
-            label = (stage[: -len(base)] + name) if base != stage else name
-            self.tasks[key] = self.p.add_task(self.prefix + label, total=max(total, 1), unit=unit)
-        self.p.update(self.tasks[key], completed=done, total=max(total, 1))
 
 
 def _measure_kwargs(**kw: Any) -> dict[str, Any]:
@@ -295,8 +239,8 @@ def register(app: typer.Typer) -> None:
             if quiet:
                 result = measure(**kwargs)
             else:
-                with _progress() as prog:
-                    result = measure(progress=_Bars(prog), **kwargs)
+                with stage_progress(console=console) as bars:
+                    result = measure(progress=bars, **kwargs)
         except (ExtractError, ValueError, OSError) as exc:
             _fail(console, exc)
         except KeyboardInterrupt:
@@ -367,8 +311,8 @@ def register(app: typer.Typer) -> None:
             if quiet:
                 cr = compare(models, data, on_result=done, **kwargs)
             else:
-                with _progress() as prog:
-                    cr = compare(models, data, progress=_Bars(prog), on_result=done, **kwargs)
+                with stage_progress(console=console) as bars:
+                    cr = compare(models, data, progress=bars, on_result=done, **kwargs)
         except (ExtractError, ValueError, OSError) as exc:
             _fail(console, exc)
         except KeyboardInterrupt:
