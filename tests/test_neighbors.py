@@ -100,3 +100,23 @@ def test_near_ties_far_from_the_origin_are_exact(backend):
     # where the lists differ they may only swap exactly tied neighbours
     assert np.array_equal(nb.distances[~same], np.sort(nb.distances[~same], axis=1))
     assert nb.n_searched_again > 0
+
+
+def test_progress_spans_the_whole_search_and_the_estimates(monkeypatch):
+    """The neighbour stage reports 0 before any work and its last unit after the re-rank, so a
+    progress bar's time is the table's time (the bar once stopped at the last GEMM block)."""
+    import lidscope._search_kernels as kernels
+    from lidscope import local_dimensions
+
+    events = []
+    rerank = kernels.rerank
+    monkeypatch.setattr(kernels, "rerank", lambda *a, **k: (events.append(("rerank",)), rerank(*a, **k))[1])
+    X = np.random.default_rng(0).normal(size=(1500, 12))
+    local_dimensions(X, n_neighbors=20, progress=lambda *e: events.append(e))
+    for stage in ("dedup", "neighbors", "estimates"):
+        mine = [i for i, e in enumerate(events) if e[0] == stage]
+        assert events[mine[0]][1] == 0 and events[mine[-1]][1] == events[mine[-1]][2] > 0
+    nb = [i for i, e in enumerate(events) if e[0] == "neighbors"]
+    reranks = [i for i, e in enumerate(events) if e[0] == "rerank"]
+    assert reranks and nb[0] < reranks[0] and reranks[-1] < nb[-1]
+    assert len(nb) > 2  # the GEMM blocks in between

@@ -167,6 +167,8 @@ def local_dimensions(
         raise LIDInputError(f"n_points must be a positive integer or None, got {n_points!r}.")
     X = as_cloud(X)
     n_input = X.shape[0]
+    if progress:
+        progress("dedup", 0, 1)
 
     order = np.arange(n_input)
     if n_points is not None:
@@ -196,6 +198,8 @@ def local_dimensions(
     timings["neighbors"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    if progress:
+        progress("estimates", 0, 1)
     params = dict(estimator_params or {})
     n_direct = 0
     if estimator in ("twonn", "twonn_mle"):

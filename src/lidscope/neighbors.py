@@ -82,17 +82,40 @@ def kneighbors(
     exact: a row whose float32 search horizon lies within float32 error of its k-th distance is
     searched again wider (counted in ``n_searched_again``; with torch that runs on the CPU).
     ``block_size``: rows per GEMM block (CPU: a block_size^2 float32 buffer, 64 MB at 4096).
-    ``progress("neighbors", done, total)`` is called as work finishes: block pairs on the CPU,
-    query rows with torch.
+    ``progress("neighbors", done, total)`` is called as work finishes: once with ``done = 0``
+    before any work, then per block pair on the CPU (per query block with torch), and a last unit
+    for the re-rank and the proof, so the stage spans the whole search.
     """
     n = X.shape[0]
     if not 1 <= n_neighbors < n:
         raise ValueError(f"n_neighbors must be in [1, n - 1] = [1, {n - 1}], got {n_neighbors}")
     n_search = min(n, n_neighbors + 1 + max(0, extra_candidates))
     backend, device = resolve_backend(backend, device)
+    blocks = _StageReport(progress, "neighbors") if progress else None
     if backend == "torch":
-        return _kneighbors_torch(X, n_neighbors, n_search, device, block_size, progress)
-    return _kneighbors_cpu(X, n_neighbors, n_search, block_size, progress)
+        nb = _kneighbors_torch(X, n_neighbors, n_search, device, block_size, blocks)
+    else:
+        nb = _kneighbors_cpu(X, n_neighbors, n_search, block_size, blocks)
+    if blocks is not None:
+        blocks.finish()
+    return nb
+
+
+class _StageReport:
+    """Reports a stage from its start (``done = 0``) to the end of the work after the reported
+    units: the units a search reports are counted out of ``total + 1``, the last unit being what
+    follows them (re-rank and proof)."""
+
+    def __init__(self, progress: Progress, stage: str) -> None:
+        self.progress, self.stage, self.total = progress, stage, 1
+        progress(stage, 0, 2)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.total = total + 1
+        self.progress(stage, done, self.total)
+
+    def finish(self) -> None:
+        self.progress(self.stage, self.total, self.total)
 
 
 #: Bound on float32 GEMM squared-distance error, relative to |x|^2 + |y|^2 of the centred cloud.

@@ -108,3 +108,19 @@ def test_progress_rate_is_the_stage_average_like_the_table():
         task.start_time = task.get_time() - 10.0  # the stage started 10 s ago
         p.update(task_id, completed=900)
         assert abs(average_rate(task) - 90.0) < 1.0
+
+
+def test_finished_stage_keeps_its_own_rate():
+    """A finished stage's rate is its items over its own time, not over the time since (the bar
+    once showed 1,023 tok/s where the table said 3,335: the clock kept running after the stage)."""
+    from rich.progress import Progress
+
+    from lidscope.cli._progress import average_rate
+
+    with Progress(disable=True) as p:
+        task_id = p.add_task("forward", total=1000, unit="tok")
+        task = p.tasks[0]
+        task.start_time = task.get_time() - 10.0
+        p.update(task_id, completed=1000)          # finished after 10 s
+        task.start_time -= 30.0                    # 30 s later, as the next stages run
+        assert abs(average_rate(task) - 100.0) < 1.0

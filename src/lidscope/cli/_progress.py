@@ -31,9 +31,10 @@ STAGE_NAMES = {
 def average_rate(task: Any) -> float | None:
     """Items per second since the stage started: the quantity the final table reports (rich's own
     ``task.speed`` is a 30-second moving estimate, which differs from it on every run)."""
-    if not task.fields.get("unit") or not task.elapsed or not task.completed:
+    elapsed = task.finished_time if task.finished else task.elapsed   # a finished stage's own time
+    if not task.fields.get("unit") or not elapsed or not task.completed:
         return None
-    return task.completed / task.elapsed
+    return task.completed / elapsed
 
 
 class _RateColumn(ProgressColumn):
