@@ -41,3 +41,24 @@ def test_cache_clear_part_and_max_size(tmp_path):
 def test_cache_rejects_a_bad_size(tmp_path):
     res = runner.invoke(app, ["cache", "--root", str(tmp_path), "--max-size", "lots"])
     assert res.exit_code == 2
+
+
+def test_clearing_keeps_an_entry_a_running_process_is_writing(tmp_path):
+    """`cache --clear` or `--max-size` beside a running `measure` once deleted its half-written
+    entry and the measure failed; entries of live writers are kept and said so."""
+    import os
+
+    _fill(tmp_path)
+    writing = tmp_path / "embeddings" / f".tmp-abc123-{os.getpid()}-deadbeef"   # this process: alive
+    writing.mkdir()
+    (writing / "layer0-00000.npy").write_bytes(b"x" * 4000)
+    res = runner.invoke(app, ["cache", "--root", str(tmp_path), "--max-size", "0B"])
+    assert res.exit_code == 0, res.output
+    assert writing.exists() and not (tmp_path / "embeddings" / "old").exists()
+    res = runner.invoke(app, ["cache", "--root", str(tmp_path), "--clear", "embeddings"])
+    assert res.exit_code == 0, res.output
+    assert writing.exists() and "kept 1 entry" in res.output
+    stale = tmp_path / "embeddings" / ".tmp-abc123-999999999-deadbeef"                  # no such process
+    stale.mkdir()
+    runner.invoke(app, ["cache", "--root", str(tmp_path), "--clear", "embeddings"])
+    assert not stale.exists() and writing.exists()

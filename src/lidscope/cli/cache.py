@@ -29,9 +29,24 @@ def human(n: float) -> str:
 
 
 def size_of(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes under ``path`` (files another process removes meanwhile count as 0)."""
+    total = 0
+    for p in [path] if path.is_file() else path.rglob("*"):
+        try:
+            total += p.stat().st_size if p.is_file() else 0
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def remove(entry: Path) -> bool:
+    """Delete one cache entry unless a running lidscope process is still writing it."""
+    from lidscope.extract.cache import being_written
+
+    if being_written(entry):
+        return False
+    shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    return True
 
 
 def entries(root: Path) -> list[tuple[str, Path]]:
@@ -50,9 +65,10 @@ def trim(root: Path, limit: int) -> list[Path]:
     for _, e in items:
         if total <= limit:
             break
-        total -= size_of(e)
-        shutil.rmtree(e) if e.is_dir() else e.unlink()
-        removed.append(e)
+        size = size_of(e)
+        if remove(e):
+            total -= size
+            removed.append(e)
     return removed
 
 
@@ -79,8 +95,14 @@ def cache_command(
         for target in targets:
             if target.is_dir():
                 freed = size_of(target)
-                shutil.rmtree(target)
+                kept = [e for e in sorted(target.iterdir()) if not remove(e)]
+                freed -= sum(size_of(e) for e in kept)
                 console.print(f"cleared {target} ({human(freed)})")
+                if not kept:
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    console.print(f"[yellow]note:[/] kept {len(kept)} entr{'y' if len(kept) == 1 else 'ies'} "
+                                  "that a running lidscope process is still writing")
             elif part != "all":
                 console.print(f"[yellow]note:[/] nothing cached under {target}")
     if limit is not None:

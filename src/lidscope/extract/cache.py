@@ -64,6 +64,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def being_written(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is the temporary folder of an entry a running process is still writing
+    (``.tmp-<key>-<pid>-<rand>``, that pid alive)."""
+    name = Path(path).name
+    if not name.startswith(".tmp-"):
+        return False
+    try:
+        return _pid_alive(int(name.split("-")[-2]))
+    except (ValueError, IndexError):
+        return False
+
+
 def cleanup_stale(root: str | os.PathLike[str]) -> int:
     """Remove temporary entries left by processes that no longer run; returns how many."""
     root = Path(root)
