@@ -147,7 +147,7 @@ def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str,
         if p.role not in ("fit", "report"):
             continue
         s = summaries[p.name]
-        fired, f1_step, err = plateau_error(s, params["window"], params["rel_tolerance"])
+        fired, f1_step, err = plateau_error(s, params["window"], params["rel_tolerance"], noise_z=params["noise_z"])
         fired_d, _, err_d = plateau_error(s, 4, 0.02)
         report[p.name] = {"role": p.role, "fired": fired, "f1_step": f1_step, "error_epochs": err,
                           "fired_old_default": fired_d, "error_old_default": err_d}

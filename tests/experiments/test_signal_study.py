@@ -105,7 +105,7 @@ def test_plateau_error_and_choice():
     assert (fired, f1_step) == (60, 50) and err == pytest.approx(1.0)
     # the wider band confirms the plateau at 50, where F1 stopped improving; the narrow one one epoch late
     params, cost = choose_plateau([_summary(lid, f1)], grid={"window": (3, 4), "rel_tolerance": (0.01, 0.05)})
-    assert params == {"window": 3, "rel_tolerance": 0.05} and cost == pytest.approx(0.0)
+    assert params == {"window": 3, "rel_tolerance": 0.05, "noise_z": None} and cost == pytest.approx(0.0)
     assert plateau_error(_summary(lid, f1), window=3, rel_tolerance=0.01)[2] == pytest.approx(1.0)
 
 

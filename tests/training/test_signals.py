@@ -112,3 +112,20 @@ def test_shipped_fall_rule_skips_the_init_transient_and_needs_a_fifth():
     assert fall_alarm(base + [11.9, 14.0]) is None
     assert fall_alarm(base + [10.5]).index == 6
     assert fall_alarm([16.0, 8.0, 7.0, 5.0]) is not None and fall_alarm([16.0, 8.0, 7.0, 5.0]).index == 3
+
+
+def test_plateau_noise_floor_widens_the_band_and_records_its_source():
+    # jitter of +-0.3 around 10 (3 %): too wide for a 1 % band, flat once the band is widened to the noise
+    vals = [10.0, 10.3, 9.7, 10.3, 9.7, 10.3, 9.7]
+    assert not plateau(vals, window=4, rel_tolerance=0.01)
+    p = plateau(vals, window=4, rel_tolerance=0.01, noise_z=2.0, noise=0.2, noise_source="replicates")
+    assert p and p.noise == 0.2 and p.noise_source == "replicates" and p.tolerance == pytest.approx(0.4)
+    # estimated from the series itself when no noise is given
+    s = plateau([10.0, 10.3, 9.7, 10.3, 9.7, 10.3, 9.7, 10.3, 9.7], window=4, rel_tolerance=0.01, noise_z=2.0)
+    assert s and s.noise_source == "series" and s.noise > 0
+    # a floor never narrows the relative band, and no noise is recorded without one
+    q = plateau([10.0, 10.05, 10.0, 10.05], window=4, rel_tolerance=0.02, noise_z=2.0, noise=1e-6)
+    assert q.tolerance == pytest.approx(0.02 * 10.025)
+    assert plateau([10.0, 10.05, 10.0, 10.05], window=4).noise_source == "none"
+    with pytest.raises(ValueError, match="noise_z"):
+        plateau(vals, noise_z=0.0)

@@ -133,18 +133,20 @@ def overfit_verdict(summary: Mapping[str, Any], min_f1_fall: float = 0.02) -> Ov
                           float(noise), float(thr), direction, _spearman([lid[s] for s in tail], f1[k:]))
 
 
-#: The plateau rules the exhaustion ``fit`` runs choose from.
-PLATEAU_GRID = {"window": (3, 4, 5, 6), "rel_tolerance": (0.01, 0.02, 0.03, 0.05)}
+#: The plateau rules the exhaustion ``fit`` runs choose from: window, relative band and, optionally, a noise
+#: floor (the band widened to ``noise_z`` times the series' own noise, `series_noise`, estimated online).
+PLATEAU_GRID = {"window": (3, 4, 5, 6), "rel_tolerance": (0.01, 0.02, 0.03, 0.05), "noise_z": (None, 2.0)}
 
 
 def plateau_error(summary: Mapping[str, Any], window: int, rel_tolerance: float,
-                  skip: int = 1) -> tuple[int | None, int | None, float | None]:
+                  skip: int = 1, noise_z: float | None = None) -> tuple[int | None, int | None, float | None]:
     """(plateau step, F1 plateau step, error in epochs: positive = the rule fired late).
 
     ``skip`` leaves out the first measurements (step 0, the untrained model).
     """
     steps, lids = list(summary["lid_steps"])[skip:], list(summary["lid_mean"])[skip:]
-    p = plateau(lids, steps, window=window, rel_tolerance=rel_tolerance) if len(lids) >= window else None
+    p = (plateau(lids, steps, window=window, rel_tolerance=rel_tolerance, noise_z=noise_z)
+         if len(lids) >= window else None)
     f1_step = f1_plateau_step(summary["f1_steps"], summary["val_f1"])
     fired = p.step if p else None
     spe = summary["steps_per_epoch"]
@@ -159,16 +161,16 @@ def _plateau_cost(errors: Sequence[float | None], n_epochs: Sequence[int]) -> fl
 
 def choose_plateau(summaries: Sequence[Mapping[str, Any]],
                    grid: Mapping[str, Sequence[Any]] = PLATEAU_GRID) -> tuple[dict[str, Any], float]:
-    """The (window, rel_tolerance) with the smallest mean |error| on ``summaries``; ties: larger window,
-    then narrower band (the more cautious rule)."""
+    """The (window, rel_tolerance, noise_z) with the smallest mean |error| on ``summaries``; ties: larger
+    window, then narrower band, then no noise floor (the more cautious rule)."""
     if not summaries:
         raise ValueError("no runs to choose the plateau rule on")
     best: tuple[tuple[float, ...], dict[str, Any], float] | None = None
-    for window, rel in itertools.product(grid["window"], grid["rel_tolerance"]):
-        errs = [plateau_error(s, window, rel)[2] for s in summaries]
+    for window, rel, z in itertools.product(grid["window"], grid["rel_tolerance"], grid.get("noise_z", (None,))):
+        errs = [plateau_error(s, window, rel, noise_z=z)[2] for s in summaries]
         cost = _plateau_cost(errs, [s["config"]["epochs"] for s in summaries])
-        key = (-cost, window, -rel)
+        key = (-cost, window, -rel, z is None)
         if best is None or key > best[0]:
-            best = (key, {"window": window, "rel_tolerance": rel}, cost)
+            best = (key, {"window": window, "rel_tolerance": rel, "noise_z": z}, cost)
     assert best is not None
     return best[1], best[2]

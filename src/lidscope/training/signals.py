@@ -72,6 +72,8 @@ class Plateau:
     level: float | None = None        # mid-range of the flat stretch
     tolerance: float | None = None    # half-width of the band used
     window: int = PLATEAU_WINDOW
+    noise: float | None = None        # one measurement's standard deviation used for the band (if any)
+    noise_source: str = "none"        # none | tolerance | given | replicates | series (see `plateau`)
 
     def __bool__(self) -> bool:
         return self.detected
@@ -110,24 +112,42 @@ def plateau(
     tolerance: float | None = None,
     rel_tolerance: float = PLATEAU_REL_TOLERANCE,
     noise: float | None = None,
+    noise_z: float | None = None,
+    noise_source: str = "given",
 ) -> Plateau:
     """The first point at which the last ``window`` values all lie within a band of half-width tol.
 
-    The band's half-width is ``tolerance`` if given, else ``2 * noise`` if given, else
-    ``rel_tolerance`` times the stretch's mid-range. The test only looks backwards, so it can run
-    online (``index`` is where it would have fired).
+    The band's half-width is ``tolerance`` if given; else ``2 * noise`` if ``noise`` is given and
+    ``noise_z`` is not; else ``rel_tolerance`` times the stretch's mid-range, widened to
+    ``noise_z * noise`` when ``noise_z`` is set (``noise``: given, else `series_noise` of the values
+    seen so far). The result records the noise and where it came from (``noise_source``: the label of
+    a given ``noise``, e.g. ``"replicates"``; ``"series"`` when estimated from the values;
+    ``"tolerance"`` or ``"none"`` when no noise was used). The test only looks backwards, so it can
+    run online (``index`` is where it would have fired).
     """
     if window < 2:
         raise ValueError("window must be >= 2 (a plateau needs at least two measurements).")
+    if noise_z is not None and noise_z <= 0:
+        raise ValueError(f"noise_z must be positive or None, got {noise_z}")
     vals, st = _prepare(values, steps)
     for i in range(window - 1, len(vals)):
         seg = vals[i - window + 1: i + 1]
         lo, hi = min(seg), max(seg)
         mid = (lo + hi) / 2
-        tol = tolerance if tolerance is not None else (2 * noise if noise is not None else rel_tolerance * abs(mid))
+        sd, source = None, "none"
+        if tolerance is not None:
+            tol, source = tolerance, "tolerance"
+        elif noise is not None and noise_z is None:
+            tol, sd, source = 2 * noise, noise, noise_source
+        else:
+            tol = rel_tolerance * abs(mid)
+            if noise_z is not None:
+                sd, source = (noise, noise_source) if noise is not None else (series_noise(vals[: i + 1]), "series")
+                if math.isfinite(sd):
+                    tol = max(tol, noise_z * sd)
         if (hi - lo) / 2 <= tol:
             j = i - window + 1
-            return Plateau(True, i, st[i], j, st[j], mid, tol, window)
+            return Plateau(True, i, st[i], j, st[j], mid, tol, window, sd, source)
     return Plateau(False, window=window)
 
 
