@@ -173,10 +173,22 @@ SEARCH_TORCH = ("exact: float32 GEMM candidates (L + {extra}) with torch on {dev
                 "wider on the CPU")
 
 
+def _partner_bound(sq_rows, sq_max, kth):
+    """Bound on |y|^2 over the points y that could lie within ``kth`` of each row x: |y| <= |x| + kth
+    (triangle inequality in the centred cloud), and never more than the cloud's largest |y|^2. The
+    (1 + 1e-6) covers the float32 rounding of the centred norms. Without it one far outlier (e.g. a
+    token with massive activations) would make every row's bound its own and leave every row unproven."""
+    reach = (np.sqrt(np.asarray(sq_rows, dtype=np.float64)) + kth) ** 2 * (1.0 + 1e-6)
+    return np.minimum(sq_max, reach)
+
+
 def _unproven(horizon, sq_rows, sq_max, kth, margin):
     """Rows whose search horizon (squared) is within the GEMM error bound of their k-th exact
-    distance: a point beyond the horizon could still be closer than the k-th neighbour."""
-    return np.asarray(horizon, dtype=np.float64) - margin * (sq_rows + sq_max) <= kth**2
+    distance: a point beyond the horizon could still be closer than the k-th neighbour. The error of
+    a squared distance |x|^2 + |y|^2 - 2 x.y is at most ``margin * (|x|^2 + |y|^2)``, taken over the
+    points y that could be that close (`_partner_bound`)."""
+    bound = margin * (sq_rows + _partner_bound(sq_rows, sq_max, kth))
+    return np.asarray(horizon, dtype=np.float64) - bound <= kth**2
 
 
 def _unproven_rows(horizon, sq_rows, kth, n_search: int, n: int, sq_max: float | None = None) -> np.ndarray:
@@ -235,7 +247,7 @@ def _widen(X32, order, Xc, keys, sq, rows, k, width, kth) -> tuple[np.ndarray, n
     dist, idx = np.empty((rows.size, k)), np.empty((rows.size, k), dtype=np.int64)
     # where the float32 error bound alone exceeds the k-th distance, a wider float32 search
     # cannot prove anything: those rows go straight to float64
-    hopeless = FLOAT32_MARGIN * (sq[rows] + sq.max()) > kth**2
+    hopeless = FLOAT32_MARGIN * (sq[rows] + _partner_bound(sq[rows], sq.max(), kth)) > kth**2
     todo = np.flatnonzero(hopeless)
     first = np.flatnonzero(~hopeless)
     if first.size:
