@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def _fmt(x: Any) -> str:
     if x is None:
@@ -37,10 +39,26 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _score_rows(label: str, runs: dict[str, tuple[str, Any]], groups: dict[str, list[str]], rule: Any,
+                source: str, report: dict[str, Any]) -> list[list[Any]]:
+    from lidscope.experiments.grokking.study import outcome, score
+
+    out = []
+    for group, names in groups.items():
+        if not names:
+            continue
+        s = score([outcome(n, runs[n][0], runs[n][1], rule, source) for n in names])
+        report[f"{label}/{group}"] = s.as_dict()
+        out.append([label, source, group, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
+                    s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+    return out
+
+
 def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bool = False) -> dict[str, Any]:
     from lidscope.experiments.grokking.plots import plot_small_multiples
-    from lidscope.experiments.grokking.study import (GRID, GRID_PLANNED, choose_rule, outcome, plan_configs,
-                                                     run_name, score, study_plan)
+    from lidscope.experiments.grokking.study import (FALL_RULE_RUNS_1_8, FALL_SOURCE, GRID, GRID_PLANNED,
+                                                     blind_runs, choose_rule, outcome, plan_configs, run_name,
+                                                     study_plan)
     from lidscope.experiments.grokking.sweep import run_sweep
     from lidscope.experiments.grokking.train import lid_cost
     from lidscope.training.signals import FALL_RULE
@@ -58,44 +76,40 @@ def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bo
                     results[run_name(c)] = rows
         pairs = [(p, c) for p, c in pairs if run_name(c) in results]
     else:
-        results = run_sweep([c for _, c in pairs], out / "grokking")
+        results = run_sweep([c for _, c in pairs], out / "grokking", on_run=_log_load)
     runs = {run_name(c): (p.half, results[run_name(c)]) for p, c in pairs}
+    blind = [n for n in blind_runs(plan, base) if n in runs]
+    groups = {"tune": [n for n, (h, _) in runs.items() if h == "tune"],
+              "test": [n for n, (h, _) in runs.items() if h == "test"], "test, blind": blind}
     source, rule, tune_score = choose_rule(runs)
     psource, prule, _ = choose_rule(runs, grid=GRID_PLANNED, prefer="lead")
     report: dict[str, Any] = {"chosen": {"source": source, "rule": rule.__dict__, "tune": tune_score.as_dict()},
-                              "planned": {"source": psource, "rule": prule.__dict__}}
+                              "planned": {"source": psource, "rule": prule.__dict__}, "blind": blind}
     rows = []
     for name, (half, r) in runs.items():
         o = outcome(name, half, r, rule, source)
-        d = outcome(name, half, r, FALL_RULE, "lid_val_mean")
+        d = outcome(name, half, r, FALL_RULE, FALL_SOURCE)
         cost = lid_cost(r)
         cpu = cost["train_cpu_seconds"] + cost["eval_cpu_seconds"] + cost["lid_cpu_seconds"]
-        rows.append([name, half, round(o.final_val_acc, 3), o.val_050, o.val_090, o.alarm, o.kind, o.lead_050,
-                     o.lead_090, d.alarm, d.kind, round(cpu, 1)])
-    print("\n## Grokking runs (chosen rule on", source, "and the shipped default on lid_val_mean)\n")
+        rows.append([name, half + (" (blind)" if name in blind else ""), round(o.final_val_acc, 3), o.val_050,
+                     o.val_090, o.alarm, o.kind, o.lead_050, o.lead_090, d.alarm, d.kind, round(cpu, 1)])
+    print(f"\n## Grokking runs (chosen rule on {source}; shipped FALL_RULE on {FALL_SOURCE})\n")
     print(table(["run", "half", "final val acc", "val>=0.5", "val>=0.9", "alarm (chosen)", "outcome",
                  "lead to 0.5", "lead to 0.9", "alarm (shipped)", "outcome (shipped)", "CPU s"], rows))
-    scores = []
-    for label, rl, src in (("chosen", rule, source), ("as planned", prule, psource),
-                           ("shipped FALL_RULE", FALL_RULE, "lid_val_mean")):
-        for half in ("tune", "test"):
-            s = score([outcome(n, h, r, rl, src) for n, (h, r) in runs.items() if h == half])
-            report[f"{label}/{half}"] = s.as_dict()
-            scores.append([label, half, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
-                           s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+    scores = _score_rows("chosen", runs, groups, rule, source, report)
+    scores += _score_rows("shipped FALL_RULE", runs, groups, FALL_RULE, FALL_SOURCE, report)
+    for src in ("lid_train_mean", "lid_val_mean"):  # fixed before the blind runs existed
+        scores += _score_rows("rule of runs 1-8", runs, {"test, blind": blind}, FALL_RULE_RUNS_1_8, src, report)
+    scores += _score_rows("as planned", runs, groups, prule, psource, report)
     # the label-using reference: the same rule family on validation loss (chosen on the tune half too)
     lsource, lrule, _ = choose_rule(runs, sources=("val_loss",), grid=GRID)
-    for half in ("tune", "test"):
-        s = score([outcome(n, h, r, lrule, lsource) for n, (h, r) in runs.items() if h == half])
-        report[f"val_loss/{half}"] = s.as_dict()
-        scores.append(["val loss (labels)", half, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
-                       s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+    scores += _score_rows("val loss (labels)", runs, groups, lrule, lsource, report)
     report["val_loss_rule"] = lrule.__dict__
     print(f"\nchosen on the tune half: source {source}, {rule}; as planned: {psource}, {prule}; "
           f"val-loss reference: {lrule}\n")
-    print(table(["rule", "half", "runs", "reached 0.5", "alarms", "hits", "of which by 0.5", "late", "missed",
-                 "false alarms",
-                 "precision", "recall", "median lead to 0.5", "median lead to 0.9"], scores))
+    print(table(["rule", "series", "runs", "n", "reached 0.5", "alarms", "hits", "of which by 0.5", "late",
+                 "missed", "false alarms", "precision", "recall", "median lead to 0.5", "median lead to 0.9"],
+                scores))
     cpu_total = sum(r[-1] for r in rows)
     print(f"\ngrokking CPU seconds, all runs: {cpu_total:.0f}")
     report["cpu_seconds"] = cpu_total
@@ -103,10 +117,25 @@ def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bo
                                       "lead_050", "lead_090", "alarm_shipped", "kind_shipped", "cpu_seconds"], r))
                       for r in rows}
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    marks = {n: (report["runs"][n]["alarm"], report["runs"][n]["val_090"]) for n in runs}
-    plot_small_multiples({n: r for n, (_, r) in runs.items()}, out / "figures" / "signals-grokking.png",
+    label = {n: f"{n} ({report['runs'][n]['half']})" for n in runs}
+    marks = {label[n]: (report["runs"][n]["alarm"], report["runs"][n]["val_090"]) for n in runs}
+    plot_small_multiples({label[n]: r for n, (_, r) in runs.items()}, out / "figures" / "signals-grokking.png",
                          lid_key=source, marks=marks)
     return report
+
+
+def _log_load(what: Any) -> None:
+    """Print the load average when a run starts (timings on a shared machine need it beside them)."""
+    import os
+    import time
+
+    name = getattr(what, "name", None) or what
+    if not isinstance(name, str):
+        from lidscope.experiments.grokking.study import run_name
+
+        name = run_name(what)
+    print(f"{time.strftime('%H:%M:%S', time.gmtime())} start {name}: load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr, flush=True)
 
 
 def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str, Any]:
@@ -121,6 +150,8 @@ def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str,
         path = Path(p.config.out) / "summary.json"
         if not path.exists() and analyse_only:
             continue
+        if not path.exists():
+            _log_load(p.name)
         summaries[p.name] = json.loads(path.read_text()) if path.exists() else run(p.config)
         print(f"{p.name}: CPU {summaries[p.name].get('cpu_seconds', math.nan):.0f} s", file=sys.stderr, flush=True)
     report: dict[str, Any] = {}
@@ -140,22 +171,43 @@ def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str,
     if not fit:
         print("\nno finished exhaustion runs of the fit half: no plateau rule chosen")
         return report
+    from lidscope.experiments.classify_study import BLIND_REPORT
+    from lidscope.training.signals import PLATEAU_RULE
+
     params, cost = choose_plateau(fit)
     report["plateau_rule"] = {**params, "fit_mean_abs_error_epochs": cost}
     rows = []
+    errors: dict[str, dict[str, list[float | None]]] = {"chosen": {}, "shipped": {}, "old default": {}}
+    rules = {"chosen": params, "shipped": PLATEAU_RULE.__dict__, "old default": {"window": 4, "rel_tolerance": 0.02,
+                                                                                "noise_z": None}}
     for p in plan:
         if p.role not in ("fit", "report"):
             continue
         s = summaries[p.name]
-        fired, f1_step, err = plateau_error(s, params["window"], params["rel_tolerance"], noise_z=params["noise_z"])
-        fired_d, _, err_d = plateau_error(s, 4, 0.02)
-        report[p.name] = {"role": p.role, "fired": fired, "f1_step": f1_step, "error_epochs": err,
-                          "fired_old_default": fired_d, "error_old_default": err_d}
-        rows.append([p.name, p.role, s["best_f1"], f1_step, fired, err, fired_d, err_d,
+        role = p.role + (" (blind)" if p.name in BLIND_REPORT else "")
+        res = {k: plateau_error(s, r["window"], r["rel_tolerance"], noise_z=r["noise_z"]) for k, r in rules.items()}
+        for k, (_, _, err) in res.items():
+            for group in {p.role, role}:
+                errors[k].setdefault(group, []).append(err)
+        fired, f1_step, err = res["chosen"]
+        report[p.name] = {"role": role, "fired": fired, "f1_step": f1_step, "error_epochs": err,
+                          "fired_old_default": res["old default"][0], "error_old_default": res["old default"][2]}
+        rows.append([p.name, role, s["best_f1"], f1_step, fired, err, res["old default"][0], res["old default"][2],
                      round(s.get("cpu_seconds", math.nan), 1)])
     print(f"\n## Exhaustion runs: plateau rule chosen on the fit runs: {params} (mean |error| {cost:.2f} epochs)\n")
     print(table(["run", "role", "best F1", "F1 plateau step", "LID plateau (chosen)", "error (epochs)",
                  "LID plateau (window 4, 2 %)", "error (epochs)", "CPU s"], rows))
+    summ = []
+    for k, by_group in errors.items():
+        for group, errs in by_group.items():
+            fired = [e for e in errs if e is not None]
+            summ.append([k, group, len(errs), len(fired), float(np.mean(np.abs(fired))) if fired else None,
+                         float(np.median(fired)) if fired else None,
+                         sum(e < 0 for e in fired), sum(e > 0 for e in fired)])
+            report[f"plateau/{k}/{group}"] = dict(zip(["runs", "fired", "mean_abs_error", "median_error", "early",
+                                                       "late"], summ[-1][2:]))
+    print("\n" + table(["rule", "runs", "n", "fired", "mean |error| (epochs)", "median error", "early", "late"],
+                       summ))
     report["cpu_seconds"] = sum(s.get("cpu_seconds", 0.0) for s in summaries.values())
     print(f"\nclassifier CPU seconds, all runs: {report['cpu_seconds']:.0f}")
     curves = {}

@@ -129,3 +129,67 @@ def test_plateau_noise_floor_widens_the_band_and_records_its_source():
     assert plateau([10.0, 10.05, 10.0, 10.05], window=4).noise_source == "none"
     with pytest.raises(ValueError, match="noise_z"):
         plateau(vals, noise_z=0.0)
+
+
+class _FakeMonitor:
+    """What `LIDEarlyStoppingCallback` reads from a `LIDCallback`: sources, history rows, series."""
+
+    def __init__(self, steps, vals, ses=None, n_replicates=1):
+        from types import SimpleNamespace
+
+        self.sources = {"val": None}
+        ses = ses or [None] * len(vals)
+        self.history = [SimpleNamespace(step=s, name="val", rows=[{"mean": v, "mean_se": e, "n_replicates": n_replicates}])
+                        for s, v, e in zip(steps, vals, ses)]
+
+    def series(self, name=None):
+        return [m.step for m in self.history], [m.rows[0]["mean"] for m in self.history]
+
+
+def _stopper(mon, **kw):
+    from types import SimpleNamespace
+
+    from lidscope.training.signals import LIDEarlyStoppingCallback
+
+    return LIDEarlyStoppingCallback(SimpleNamespace(monitor=mon), **kw)
+
+
+def test_early_stopping_defaults_come_from_the_shipped_plateau_rule():
+    from lidscope.training.signals import PLATEAU_RULE
+
+    cb = _stopper(_FakeMonitor([], []))
+    assert cb.patience == PLATEAU_RULE.window - 1
+    assert (cb.rel_tolerance, cb.noise_z) == (PLATEAU_RULE.rel_tolerance, PLATEAU_RULE.noise_z)
+
+
+def test_early_stopping_leaves_out_step_0_and_uses_replicate_noise():
+    # step 0 (untrained) is far off; afterwards +-3 % jitter: flat only within a band set by the noise
+    steps = [0, 10, 20, 30, 40]
+    vals = [20.0, 10.0, 10.3, 9.7, 10.3]
+    assert _stopper(_FakeMonitor(steps, vals), patience=3, rel_tolerance=0.01, noise_z=None).decide(steps, vals) is None
+    rep = _stopper(_FakeMonitor(steps, vals, ses=[0.2] * 5, n_replicates=5), patience=3, rel_tolerance=0.01,
+                   noise_z=2.0).decide(steps, vals)
+    assert rep is not None and rep.noise_source == "replicates" and rep.noise == 0.2 and rep.start_step == 10
+    # one replicate: the series' own noise instead
+    ser = _stopper(_FakeMonitor(steps, vals), patience=3, rel_tolerance=0.01, noise_z=2.0).decide(steps, vals)
+    assert ser is not None and ser.noise_source == "series"
+    # with step 0 counted the same window would hold 20.0 and never be flat
+    assert _stopper(_FakeMonitor(steps, vals), patience=4, rel_tolerance=0.01, noise_z=2.0).decide(steps, vals) is None
+
+
+def test_early_stopping_records_the_fall_alarm_without_stopping():
+    steps = list(range(0, 80, 10))
+    vals = [17.0, 10.0, 11.0, 12.0, 12.5, 8.0, 14.0, 15.0]
+    cb = _stopper(_FakeMonitor(steps, vals), patience=2, noise_z=None)
+    assert cb.decide(steps, vals) is None
+    assert cb.alarm is not None and cb.alarm.step == 50 and cb.alarm.noise_source == "none"
+
+
+def test_fall_alarm_records_the_noise_it_used():
+    vals = [10.0, 10.4, 9.8, 10.3, 9.9, 10.2, 6.0]
+    given = fall_alarm(vals, rule=FallRule(rel_drop=0.05, skip=0, noise_z=3.0), noise=0.1, noise_source="replicates")
+    assert (given.noise, given.noise_source) == (0.1, "replicates")
+    assert given.threshold == pytest.approx(max(0.05 * 10.4, 3.0 * math.sqrt(2) * 0.1))
+    own = fall_alarm(vals, rule=FallRule(rel_drop=0.05, skip=0, noise_z=3.0))
+    assert own.noise_source == "series" and own.noise == pytest.approx(series_noise(vals))
+    assert fall_alarm(vals, rule=FallRule(rel_drop=0.05, skip=0)).noise_source == "none"

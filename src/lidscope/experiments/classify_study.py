@@ -70,6 +70,11 @@ def study_plan(out: str, quick: bool = False) -> list[PlannedClassifier]:
     return [PlannedClassifier(name, role, replace(base, out=f"{out}/{name}", **kw)) for name, role, kw in runs]
 
 
+#: The exhaustion report run nobody had seen when the selection procedure was fixed
+#: (docs/signals-preregistration.md).
+BLIND_REPORT = ("exh-100pc-lr3e-4-s1",)
+
+
 # ---------------------------------------------------------------------------- analysis
 
 

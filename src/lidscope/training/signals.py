@@ -54,10 +54,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Default relative tolerances and plateau window (see the module docstring for the rationale).
-PLATEAU_REL_TOLERANCE = 0.02
+@dataclass(frozen=True)
+class PlateauRule:
+    """A plateau rule: ``window`` measurements within a band of half-width ``rel_tolerance`` of their
+    level, widened to ``noise_z`` times one measurement's noise when ``noise_z`` is set (see `plateau`)."""
+
+    window: int = 4
+    rel_tolerance: float = 0.02
+    noise_z: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2, got {self.window}")
+        if not 0.0 < self.rel_tolerance < 1.0:
+            raise ValueError(f"rel_tolerance must lie in (0, 1), got {self.rel_tolerance}")
+        if self.noise_z is not None and self.noise_z <= 0:
+            raise ValueError(f"noise_z must be positive or None, got {self.noise_z}")
+
+
+#: The shipped plateau rule (default of `plateau` and `LIDEarlyStoppingCallback`): see its measurement
+#: in docs/signals.md ("Exhaustion").
+PLATEAU_RULE = PlateauRule(window=4, rel_tolerance=0.02, noise_z=None)
+PLATEAU_REL_TOLERANCE = PLATEAU_RULE.rel_tolerance
+PLATEAU_WINDOW = PLATEAU_RULE.window
+#: Default relative threshold of `drop` (the event lister of plots and `lidscope sweep`).
 DROP_REL_TOLERANCE = 0.05
-PLATEAU_WINDOW = 4
 
 
 @dataclass
@@ -112,7 +133,7 @@ def plateau(
     tolerance: float | None = None,
     rel_tolerance: float = PLATEAU_REL_TOLERANCE,
     noise: float | None = None,
-    noise_z: float | None = None,
+    noise_z: float | None = PLATEAU_RULE.noise_z,
     noise_source: str = "given",
 ) -> Plateau:
     """The first point at which the last ``window`` values all lie within a band of half-width tol.
@@ -261,13 +282,18 @@ class Alarm:
     value: float
     relative: float
     threshold: float
+    noise: float | None = None        # one measurement's standard deviation behind the threshold (if used)
+    noise_source: str = "none"        # none | given | replicates | series (see `fall_alarm`)
 
 
 def fall_alarm(values: Sequence[float], steps: Sequence[int] | None = None, rule: FallRule | None = None,
-               *, noise: float | None = None) -> Alarm | None:
+               *, noise: float | None = None, noise_source: str = "given") -> Alarm | None:
     """The first alarm of ``rule`` (default `FALL_RULE`) on a series, as it would have fired online.
 
-    Uses only values up to each measurement (causal). Returns ``None`` when it never fires.
+    Uses only values up to each measurement (causal). Returns ``None`` when it never fires. When the
+    rule has a noise floor (``noise_z``), the noise is ``noise`` if given (labelled ``noise_source``,
+    e.g. ``"replicates"``), else the `series_noise` of the values seen so far (``"series"``); the
+    alarm records which.
     """
     rule = FALL_RULE if rule is None else rule
     vals, st = _prepare(values, steps)
@@ -276,14 +302,17 @@ def fall_alarm(values: Sequence[float], steps: Sequence[int] | None = None, rule
         lo = rule.skip if rule.window is None else max(rule.skip, i - rule.window)
         ref_i = max(range(lo, i), key=lambda k: vals[k])
         thr = rule.rel_drop * abs(vals[ref_i])
+        sd, source = None, "none"
         if rule.noise_z is not None:
-            sd = noise if noise is not None else series_noise(vals[rule.skip: i + 1])
+            sd, source = (noise, noise_source) if noise is not None else (series_noise(vals[rule.skip: i + 1]),
+                                                                          "series")
             if math.isfinite(sd):
                 thr = max(thr, rule.noise_z * math.sqrt(2) * sd)
         run = run + 1 if vals[ref_i] - vals[i] > thr else 0
         if run >= rule.confirm:
             ref = vals[ref_i]
-            return Alarm(i, st[i], st[ref_i], ref, vals[i], (ref - vals[i]) / abs(ref) if ref else math.inf, thr)
+            return Alarm(i, st[i], st[ref_i], ref, vals[i], (ref - vals[i]) / abs(ref) if ref else math.inf, thr,
+                         sd, source)
     return None
 
 
@@ -303,43 +332,80 @@ except ImportError:  # pragma: no cover
 
 
 class LIDEarlyStoppingCallback(_TrainerCallback):  # type: ignore[misc,valid-type]
-    """Stop training when mean LID has plateaued (opt-in).
+    """Stop training when mean LID has plateaued (opt-in), by the shipped `PLATEAU_RULE`.
 
     Reads the series measured by a `lidscope.training.callback.LIDCallback` (add that callback
     first) and stops once the last ``patience + 1`` measurements of source ``name`` lie within the
-    tolerance band of `plateau` (a plateau confirmed over ``patience`` further measurements).
+    band of `plateau`. Measurements at step 0 (the untrained model) are left out, as in the study
+    that chose the defaults (docs/signals.md, "Exhaustion"; measured accuracy of the default there).
+
+    Noise: ``noise`` if given; else, when the callback measures with ``n_replicates > 1``, the median
+    standard error of the measurements so far (``"replicates"``); else the series' own noise
+    (`series_noise` of the measurements so far, ``"series"``). It widens the band only when
+    ``noise_z`` is set (the default's ``noise_z``). ``stopped`` (a `Plateau`) records which was used.
+    Each check also records ``alarm``: the shipped `FALL_RULE` fall alarm on the same series (a hint
+    only; it never stops training).
 
     Args:
         lid_callback: the `LIDCallback` measuring LID in the same Trainer.
         name: text source to watch (default: the callback's first).
-        patience: measurements that must stay within the band after the first one (>= 1).
-        tolerance / rel_tolerance / noise: see `plateau`.
+        patience: measurements that must stay within the band after the first one (>= 1; default
+            ``PLATEAU_RULE.window - 1``).
+        tolerance / rel_tolerance / noise / noise_z: see `plateau` (defaults: `PLATEAU_RULE`).
         min_step: never stop before this global step.
     """
 
-    def __init__(self, lid_callback: Any, name: str | None = None, *, patience: int = 3,
-                 tolerance: float | None = None, rel_tolerance: float = PLATEAU_REL_TOLERANCE,
-                 noise: float | None = None, min_step: int = 0) -> None:
+    def __init__(self, lid_callback: Any, name: str | None = None, *, patience: int | None = None,
+                 tolerance: float | None = None, rel_tolerance: float = PLATEAU_RULE.rel_tolerance,
+                 noise: float | None = None, noise_z: float | None = PLATEAU_RULE.noise_z,
+                 min_step: int = 0) -> None:
+        patience = PLATEAU_RULE.window - 1 if patience is None else patience
         if patience < 1:
             raise ValueError("patience must be >= 1 measurement.")
         self.lid = lid_callback
         self.name = name
         self.patience = patience
-        self.kw = {"tolerance": tolerance, "rel_tolerance": rel_tolerance, "noise": noise}
+        self.tolerance, self.rel_tolerance, self.noise, self.noise_z = tolerance, rel_tolerance, noise, noise_z
         self.min_step = min_step
         self.stopped: Plateau | None = None
+        self.alarm: Alarm | None = None
         self._seen = 0
+
+    def _noise(self, vals: list[float]) -> tuple[float | None, str]:
+        """One measurement's noise and its source (given, replicates or series)."""
+        if self.noise is not None:
+            return self.noise, "given"
+        name = self.name or next(iter(self.lid.monitor.sources))
+        rows = [m.rows[0] for m in self.lid.monitor.history if m.name == name and m.step > 0]
+        ses = [float(r["mean_se"]) for r in rows
+               if (r.get("n_replicates") or 1) > 1 and r.get("mean_se") is not None and math.isfinite(float(r["mean_se"]))]
+        if ses:
+            return sorted(ses)[len(ses) // 2], "replicates"
+        sd = series_noise(vals)
+        return (sd, "series") if math.isfinite(sd) else (None, "none")
+
+    def decide(self, steps: Sequence[int], vals: Sequence[float]) -> Plateau | None:
+        """The plateau confirmed by the last ``patience + 1`` measurements after step 0, if any."""
+        self.alarm = self.alarm or fall_alarm(vals, steps)  # on the whole series, as the rule was chosen
+        pts = [(s, v) for s, v in zip(steps, vals) if s > 0]
+        st, vs = [p[0] for p in pts], [p[1] for p in pts]
+        if len(vs) < self.patience + 1:
+            return None
+        noise, source = self._noise(vs) if self.noise_z is not None or self.noise is not None else (None, "none")
+        w = self.patience + 1
+        p = plateau(vs[-w:], st[-w:], window=w, tolerance=self.tolerance, rel_tolerance=self.rel_tolerance,
+                    noise=noise, noise_z=self.noise_z, noise_source=source)
+        return p if p.detected else None
 
     def _check(self, state: Any, control: Any) -> Any:
         steps, vals = self.lid.monitor.series(self.name)
         if len(vals) == self._seen or state.global_step < self.min_step:
             return control
         self._seen = len(vals)
-        if len(vals) >= self.patience + 1:
-            p = plateau(vals[-(self.patience + 1):], steps[-(self.patience + 1):], window=self.patience + 1, **self.kw)
-            if p.detected:
-                self.stopped = p
-                control.should_training_stop = True
+        p = self.decide(steps, vals)
+        if p is not None:
+            self.stopped = p
+            control.should_training_stop = True
         return control
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:

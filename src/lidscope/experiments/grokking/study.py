@@ -67,6 +67,13 @@ STUDY_PLAN: tuple[PlannedRun, ...] = (
     PlannedRun(97, "/", 0.7, 1.0, "tune"),
 )
 
+#: Runs 1-8 of `STUDY_PLAN` had been run (and seen, test half included) when the selection procedure was
+#: fixed for the rest (docs/signals-preregistration.md): the test runs after them are the *blind* ones.
+PREREGISTERED_AFTER = 8
+#: `FALL_RULE` as it was chosen on runs 1-8's tune half (on ``lid_train_mean``), kept to score it on the
+#: blind runs: a rule fixed before those runs existed.
+FALL_RULE_RUNS_1_8 = FallRule(rel_drop=0.2, window=5, confirm=1, skip=2, noise_z=None)
+
 #: The quick plan (bench --quick, tests): p = 23, a tiny model, both halves.
 QUICK_PLAN: tuple[PlannedRun, ...] = (
     PlannedRun(23, "+", 0.5, 1.0, "tune"),
@@ -84,6 +91,12 @@ def run_name(config: GrokConfig) -> str:
 
 def plan_configs(plan: Sequence[PlannedRun], base: GrokConfig) -> list[tuple[PlannedRun, GrokConfig]]:
     return [(p, p.config(base)) for p in plan]
+
+
+def blind_runs(plan: Sequence[PlannedRun], base: GrokConfig, after: int = PREREGISTERED_AFTER) -> list[str]:
+    """Names of the ``test`` runs that come after the first ``after`` runs of ``plan`` (unseen when the
+    selection procedure was fixed)."""
+    return [run_name(c) for p, c in plan_configs(plan, base)[after:] if p.half == "test"]
 
 
 # ---------------------------------------------------------------------------- outcomes and scoring
@@ -109,6 +122,8 @@ GRID_PLANNED = {
 GRID = {**GRID_PLANNED, "skip": (2, 4, 6)}
 #: The LID series a rule may watch: validation inputs (no labels needed) or the training inputs.
 SOURCES = ("lid_val_mean", "lid_train_mean")
+#: The series the shipped `FALL_RULE` was chosen on (and is applied to in sweeps' summaries).
+FALL_SOURCE = "lid_train_mean"
 
 
 def rule_grid(grid: dict[str, Sequence[Any]] = GRID) -> list[FallRule]:

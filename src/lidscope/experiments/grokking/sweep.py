@@ -108,14 +108,17 @@ def run_sweep(
 
 
 def run_summary(config: GrokConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Config, final accuracies, lead-time analysis, the shipped alarm and CPU seconds of one run."""
+    """Config, final accuracies, lead-time analysis, the shipped alarm (`FALL_RULE` on the series it was
+    chosen on, `study.FALL_SOURCE`) and CPU seconds of one run."""
     from lidscope.training.signals import fall_alarm
+
+    from .study import FALL_SOURCE
 
     lt = analyse(rows)
     cost = lid_cost(rows)
     alarm = None
-    if rows and "lid_val_mean" in rows[0]:
-        a = fall_alarm([r["lid_val_mean"] for r in rows], [r["step"] for r in rows])
+    if rows and FALL_SOURCE in rows[0]:
+        a = fall_alarm([r[FALL_SOURCE] for r in rows], [r["step"] for r in rows])
         alarm = None if a is None else a.step
     return {
         "config": config.to_json(),
