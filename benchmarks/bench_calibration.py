@@ -15,8 +15,13 @@ Parts (``--parts``, default all):
   script). Both models measured with the same K replicates (paired). The true shift at this M and N
   is estimated from the last third of the replicates; coverage and verdicts of the paired replicate
   interval (R per trial) and of the paired bootstrap (one replicate) are counted on the rest.
-* ``cost``: wall time of ``compare`` (base vs changed model, default quick sizes, no cache) with
-  R = 1 and with R = ``--cost-replicates``, in one run.
+* ``cost``: wall time of ``compare`` (base vs changed model, no cache) with R = 1 and with
+  R = ``--cost-replicates``, in one run; ``--cost-size quick`` times the CLI's default size.
+* ``smollm2``: the real change of docs/reproductions.md, SmolLM2-135M before and after 300 steps of
+  full causal-LM fine-tuning on chit-chat train, compared with ``compare``'s default replicates
+  (paired, R = ``COMPARE_N_REPLICATES``) on chit-chat, Wikipedia and BBC validation at that page's
+  sizes (N = 10,000, max_length 64, M = 600 / 250 / 250). The checkpoints come from
+  ``examples/finetune_shift.py ... --save-every 300 --train-only --out RUN`` (``--smollm2-run RUN``).
 
 Results are printed and written to ``OUT/calibration.json``.
 """
@@ -228,6 +233,44 @@ def part_planning(s: dict, cache: Path, out: Path) -> dict:
     return {"rows": rows}
 
 
+#: docs/reproductions.md's SmolLM2 sizes: M per dataset, N = 10,000, max_length 64.
+SMOLLM2_DATA = {"chitchat:validation": 600, "wikipedia:validation": 250, "bbc:validation": 250}
+SMOLLM2_SIZES = {"n_points": 10_000, "max_length": 64, "n_neighbors": 128}
+
+
+def part_smollm2(run: Path, out: Path, cache: Path, replicates: int) -> dict:
+    """Base vs step-300 SmolLM2 with ``compare`` (paired replicates), one dataset at a time (own M)."""
+    from lidscope.measure import compare
+
+    base, tuned = run / "train" / "checkpoint-0", run / "train" / "checkpoint-300"
+    for f in (base, tuned):
+        if not (f / "config.json").is_file():
+            raise SystemExit(f"{f} is missing: train first with examples/finetune_shift.py --model smollm2 --steps 300 "
+                             f"--batch-size 16 --lr 5e-5 --max-length 64 --group-by-length --save-every 300 "
+                             f"--train-only --out {run}")
+    rows = {}
+    for spec, m in SMOLLM2_DATA.items():
+        t = time.perf_counter()
+        cr = compare([str(base), str(tuned)], [spec], model_names=["base", "step-300"], out=out / "smollm2" / spec.split(":")[0],
+                     cache_dir=cache, n_sequences=m, n_replicates=replicates, **SMOLLM2_SIZES)
+        secs = time.perf_counter() - t
+        (label, ms), = cr.results.items()
+        c = cr.comparisons[label]["step-300"]
+        rb, rt = ms["base"].summary["replicates"], ms["step-300"].summary["replicates"]
+        mb = np.array([x["means"][LAYER] for x in rb])
+        mt = np.array([x["means"][LAYER] for x in rt])
+        rows[spec] = {
+            "M": m, **SMOLLM2_SIZES, "replicates": replicates, "seconds": secs,
+            "sequences_per_replicate": [x["sequences"] for x in rb], "points_per_replicate": [x["points"] for x in rb],
+            "sequences_extracted": ms["base"].summary["counts"].get("sequences_extracted"),
+            "base": c.base.to_dict(), "step300": c.other.to_dict(), "comparison": c.to_dict(),
+            "sentence": c.sentence(), "replicate_relative_shifts": ((mt - mb) / mb).tolist(),
+        }
+        print(json.dumps({spec: {k: rows[spec][k] for k in ("seconds", "sentence", "replicate_relative_shifts")}}),
+              flush=True)
+    return rows
+
+
 def part_cost(s: dict, out: Path, replicates: int) -> dict:
     from lidscope.measure import compare
     from lidscope.settings import QUICK_SIZES
@@ -252,6 +295,9 @@ def main() -> None:
     ap.add_argument("--parts", default="nochange,change,planning,cost")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cost-replicates", type=int, default=3)
+    ap.add_argument("--replicates", type=int, help="R of the smollm2 part (default: compare's default)")
+    ap.add_argument("--smollm2-run", type=Path, default=Path("runs/smollm2-full"),
+                    help="output folder of examples/finetune_shift.py holding train/checkpoint-0 and -300")
     ap.add_argument("--out", type=Path, default=Path("runs/calibration"))
     args = ap.parse_args()
     from lidscope.threads import limit_threads
@@ -282,6 +328,11 @@ def main() -> None:
         path.write_text(json.dumps(results, indent=1))
     if "planning" in parts:
         results["planning"] = part_planning(s, cache, args.out)
+        path.write_text(json.dumps(results, indent=1))
+    if "smollm2" in parts:
+        from lidscope.settings import COMPARE_N_REPLICATES
+
+        results["smollm2"] = part_smollm2(args.smollm2_run, args.out, cache, args.replicates or COMPARE_N_REPLICATES)
         path.write_text(json.dumps(results, indent=1))
     if "cost" in parts:
         results["cost"] = part_cost(s, args.out, args.cost_replicates)

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--eval-data", action="append")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--train-only", action="store_true",
+                    help="train and save the checkpoints, no sweep (measure them later, e.g. with lidscope compare)")
     ap.add_argument("--callback", action="store_true",
                     help="evaluate on the first --eval-data every --save-every steps with LIDCallback (default "
                          "settings) attached, and report its cost against the evaluation pass")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     from dataclasses import replace
 
     cfg = replace(base, settings=settings, **given)
-    s = run(cfg, skip_training=a.skip_training)
+    s = run(cfg, skip_training=a.skip_training, train_only=a.train_only)
     print(json.dumps({k: s.get(k) for k in ("objective", "table", "train_seconds", "sweep_seconds", "failed", "callback_cost",
                                             "figures", "seconds_total")}, indent=1, default=str))
     return s

@@ -83,6 +83,8 @@ def test_each_replicate_equals_its_standalone_measurement(bert, corpus, tmp_path
     assert s["layers"]["-1"]["mean_replicate_0"] == pytest.approx(values[0])
     assert s["counts"]["sequences_extracted"] == len({t for t in _texts(corpus, reps)})
     assert s["layers"]["-1"]["interval_bootstrap"]["method"] == "bootstrap"
+    # the repr shows the mean over replicates with its interval, not replicate 0's mean
+    assert f"mean={r.mean:.3f} (95 % interval {iv['low']:.3f} to {iv['high']:.3f}, 3 replicates)" in repr(r)
 
 
 def _texts(corpus, reps):
@@ -99,6 +101,7 @@ def test_one_replicate_reports_no_interval_and_says_why(bert, corpus, tmp_path):
     assert s["mean"] == pytest.approx(float(np.mean(r.estimates)))
     b = s["layers"]["-1"]["interval_bootstrap"]  # kept for reference, labelled as the bootstrap
     assert b["method"] == "bootstrap" and b["n"] == s["counts"]["sequences"] and b["low"] < s["mean"] < b["high"]
+    assert f"mean={r.mean:.3f} (no interval, one replicate)" in repr(r)
 
 
 def _shifted_copy(folder, out, scale=1.3):
@@ -182,3 +185,9 @@ def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
                               "--cache-dir", str(tmp_path / "c"), "-q"])
     assert res.exit_code == 0, res.output
     assert "b vs a" in res.output and "no detectable change" in res.output and "95 % interval" in res.output
+    res = runner.invoke(app, ["compare", str(bert), str(bert), "--name", "a", "--name", "b", "-d", str(corpus),
+                              "-M", "60", "-N", "400", "-L", "16", "-R", "1", "-o", str(tmp_path / "cmp1"),
+                              "--cache-dir", str(tmp_path / "c"), "-q"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output  # one replicate: every mean and the change say why they have no interval
+    assert res.output.count("(no interval: one replicate)") == 2 and "none (one replicate)" in res.output
+    assert "no verdict (one replicate" in res.output

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import inspect
+import math
 import os
 import shutil
 import tempfile
@@ -95,7 +96,7 @@ class MeasureResult:
 
     @property
     def interval(self) -> Any:
-        """`lidscope.stats.Interval` of the mean (replicates when R > 1, else the bootstrap)."""
+        """`lidscope.stats.Interval` of the mean over replicates (R > 1); with R = 1 its bounds are NaN."""
         from lidscope.stats import Interval
 
         return Interval.from_dict(self.summary["layers"][self.first.layer]["interval"])
@@ -113,9 +114,18 @@ class MeasureResult:
         return float(self.first.lid.global_estimate)
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"layer {k}: mean={v.lid.mean:.3f}" for k, v in self.layers.items())
+        parts = ", ".join(f"layer {k}: mean={_mean_text(self.summary['layers'][k])}" for k in self.layers)
         return (f"MeasureResult({self.summary['model']['name']} on {self.summary['data']['name']}: "
                 f"{parts}, n_points={self.first.lid.n_points}, out={self.out_dir})")
+
+
+def _mean_text(layer_summary: dict[str, Any]) -> str:
+    """``8.412 (95 % interval 8.30 to 8.52, 3 replicates)``, or the mean and ``no interval, one replicate``."""
+    iv = layer_summary.get("interval") or {}
+    low, high, n = iv.get("low", math.nan), iv.get("high", math.nan), iv.get("n", 1)
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return f"{layer_summary['mean']:.3f} (no interval, one replicate)"
+    return f"{layer_summary['mean']:.3f} (95 % interval {low:.3f} to {high:.3f}, {n} replicates)"
 
 
 # --------------------------------------------------------------------------------------------

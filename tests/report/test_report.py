@@ -37,26 +37,31 @@ def test_old_run_folder_gets_a_report_without_map(tmp_path):
     assert "written before maps were kept" in page.render()
 
 
-def test_sweep_curve_band_signals_and_metrics(tmp_path):
+@pytest.mark.parametrize("replicates", [True, False])
+def test_sweep_curve_band_signals_and_metrics(tmp_path, replicates):
     store = ResultsStore(tmp_path / "store")
     means = [12.0, 11.9, 9.0, 8.95, 9.0, 8.98, 9.01]
     for i, m in enumerate(means):
         run = fake_run(tmp_path / f"ck{i}", {k: v - 12.0 + m for k, v in BASE.items()}, seed=i)
         tok = pq.read_table(run / "tokens.parquet")
         mean = float(np.mean(tok.column("lid").to_numpy()))
+        iv = {"mean_low": mean - 0.3 - 0.01 * i, "mean_high": mean + 0.2} if replicates else {}
         store.add_rows(f"j{i}", [{"job_id": f"j{i}", "source": "sweep", "run": "ft", "seed": 0, "step": 100 * i,
                                   "data": "d", "data_name": "d", "layer": "-1", "mean": mean, "median": mean,
-                                  "std": 1.0, "settings_id": "s", "tokens_file": str(run / "tokens.parquet")}])
+                                  "std": 1.0, "settings_id": "s", "tokens_file": str(run / "tokens.parquet"), **iv}])
     store.write_metrics("ft", [(100 * i, "eval_loss", 3.0 - 0.2 * i) for i in range(7)])
     page = build_report([tmp_path / "store"])
     data, layout = page.figures["sweep-0"]
     names = [t.get("name") for t in data]
-    assert {"95 % interval", "mean LID", "plateau", "drop", "eval_loss"} <= set(names)
-    band = data[names.index("95 % interval")]["y"]
-    t0 = pq.read_table(tmp_path / "ck0" / "tokens.parquet").to_pandas()
-    o = group_means(t0["lid"].to_numpy(), np.zeros(len(t0)), t0["seq_index"].to_numpy()).iloc[0]
-    # the band runs along the upper ends, then back along the lower ends
-    assert band[0] == pytest.approx(o["hi"]) and band[-1] == pytest.approx(o["lo"])
+    assert {"plateau", "drop", "eval_loss"} <= set(names)
+    rows = store.read().sort_values("step")
+    if replicates:  # the band is the stored replicate interval: upper ends, then back along the lower ends
+        band = data[names.index("95 % interval (replicates)")]["y"]
+        assert band[0] == pytest.approx(rows["mean_high"].iloc[0]) and band[-1] == pytest.approx(rows["mean_low"].iloc[0])
+        assert band[7] == pytest.approx(rows["mean_low"].iloc[-1]) and "mean LID" in names
+    else:  # one replicate: no band (an interval over one cloud's sequences is not the mean's), and it says so
+        assert not any("interval" in str(n) for n in names if n != "mean LID (one replicate: no interval)")
+        assert "mean LID (one replicate: no interval)" in names
     assert data[names.index("drop")]["x"] == [200]
     # first and last checkpoint side by side: every type moved down by about 3 (the means were shifted)
     movers = page.figures["sweepcmp0-movers-fig"][0][0]
@@ -104,4 +109,36 @@ def test_a_recorded_interval_is_shown_next_to_the_drilldown_one(tmp_path):
                                        "n": 5}}}
     (run / "summary.json").write_text(json.dumps(s))
     html = build_report([run]).render()
-    assert "9.87 [9.61, 10.13]" in html and "replicates interval" in html
+    assert "9.87 [9.61, 10.13]" in html and "95 % interval, replicates, n = 5" in html
+    assert "cloud held fixed" in html   # the interval over sequences is labelled for what it is
+
+
+def _with_replicates(run, means):
+    import json
+
+    s = json.loads((run / "summary.json").read_text())
+    s["replicates"] = [{"data_seed": 42 + r, "seed": 7 + r, "data_fingerprint": f"f{r}", "means": {"-1": m}}
+                       for r, m in enumerate(means)]
+    s["layers"] = {"-1": {"mean": float(np.mean(means))}}
+    (run / "summary.json").write_text(json.dumps(s))
+
+
+@pytest.mark.parametrize("means_b", [[10.0, 9.1, 10.6], [9.0, 8.6, 9.3], [9.0]])
+def test_comparison_verdict_comes_from_the_replicates(tmp_path, means_b):
+    from lidscope.replicates import paired_comparison
+    from lidscope.runs import load_run
+
+    a = fake_run(tmp_path / "a", BASE, seed=1)
+    b = fake_run(tmp_path / "b", BASE, seed=2, shift={t: -1.0 for t in BASE})  # every point 1 lower
+    _with_replicates(a, [10.0, 9.5, 10.4][:len(means_b)])
+    _with_replicates(b, means_b)
+    html = build_report([a, b]).render()
+    c = paired_comparison(load_run(a), load_run(b), "-1")
+    if len(means_b) == 1:   # one replicate: the points moved clearly, but no verdict is claimed
+        assert "no verdict (one replicate" in html and "change (one replicate: no interval)" in html
+    else:
+        d = c.difference
+        assert f"{d.estimate:+.2f} [{d.low:+.2f}, {d.high:+.2f}]" in html and c.verdict in html
+    # first case: the replicates straddle 0 although every point moved down by 1: no detectable change
+    assert (c.verdict == "no detectable change") == (means_b[0] == 10.0)
+    assert "clouds held fixed" in html

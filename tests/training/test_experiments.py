@@ -42,6 +42,17 @@ def test_finetune_quick_lora_sweeps_checkpoints_and_draws(tiny, tmp_path, saved_
     assert again["table"] == s["table"]
 
 
+def test_finetune_train_only_saves_checkpoints_and_measures_nothing(tiny, tmp_path):
+    from lidscope.experiments.finetune import quick_config, run
+
+    s = run(quick_config(model=str(tiny["llama"]), train_data=str(tiny["texts"]), eval_data=(str(tiny["texts"]),),
+                         save_every=4, out=str(tmp_path / "ft"), threads=1), train_only=True)
+    train = tmp_path / "ft" / "train"
+    assert sorted(p.name for p in train.glob("checkpoint-*")) == ["checkpoint-0", "checkpoint-4"]
+    assert "table" not in s and not (tmp_path / "ft" / "lid").exists()
+    assert json.loads((tmp_path / "ft" / "summary.json").read_text())["train_seconds"] == s["train_seconds"]
+
+
 def test_classifier_quick_tracks_lid_and_f1(tiny, tmp_path):
     from lidscope.experiments.classify import labelled_items, macro_f1, quick_config, run
 

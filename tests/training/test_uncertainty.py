@@ -57,3 +57,30 @@ def test_rows_stored_before_the_interval_columns_still_read(tmp_path):
     df = st.read()
     assert list(df["step"]) == [1, 2] and np.isnan(df["mean_se"].iloc[0]) and df["mean_se"].iloc[1] == 0.1
     assert np.isnan(series_noise(df.iloc[:1]))
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_cli_sweep_replicates_show_intervals_and_verdicts(run_dir, texts_file, tmp_path, saved_figures, r):
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    store = tmp_path / "store"
+    args = ["sweep", str(run_dir), "-d", str(texts_file), "-o", str(store), "-M", "0", "-N", "300", "-L", "12",
+            "--sample-size", "3000", "--max-length", "32", "--replicates", str(r)]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "400", "TERM": "dumb", "NO_COLOR": "1"})
+    assert res.exit_code == 0, res.output
+    df = ResultsStore(store).read()
+    assert (df["n_replicates"] == r).all()
+    last = step_changes(store).iloc[-1]
+    label = saved_figures[0].axes[0].get_legend().get_texts()[0].get_text()
+    if r == 1:
+        assert "no interval: one replicate" in res.output and "one replicate: no interval" in label
+    else:  # the table and the plot show the last step's paired change, its interval and verdict
+        shown = (f"{100 * last['relative_change']:+.1f} % [{100 * last['relative_change_low']:+.1f}, "
+                 f"{100 * last['relative_change_high']:+.1f}] %")
+        assert f"{shown}: {last['verdict']}" in res.output
+        assert f"step 30 vs 10: {shown}, {last['verdict']}" in label
+        first = df.sort_values("step").iloc[0]
+        assert f"{first['mean']:.3f} [{first['mean_low']:.2f}, {first['mean_high']:.2f}]" in res.output

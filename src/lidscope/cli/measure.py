@@ -165,7 +165,8 @@ def register(app: typer.Typer) -> None:
                                        help="R: independent replicates (own sequence and token sample each, same M "
                                             "and N; sequences shared between replicates are extracted once). "
                                             "The mean is then the mean over replicates with a t-interval; "
-                                            "with 1, the interval is a bootstrap over sequences."),
+                                            "with 1, the mean has no interval (a bootstrap over sequences was "
+                                            "measured 15x too narrow: docs/statistics.md)."),
         neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", rich_help_panel=_PANEL_CLOUD,
                                       help="L: neighbours per point (the point itself excluded)."),
         estimator: str = typer.Option(QUICK.estimator, "--estimator", rich_help_panel=_PANEL_CLOUD,
@@ -270,7 +271,7 @@ def register(app: typer.Typer) -> None:
         replicates: int = typer.Option(COMPARE_N_REPLICATES, "--replicates", "-R",
                                        help="R: replicates per model and dataset; replicate r of every model uses "
                                             "the same sequences and tokens, so differences are paired. 1: one "
-                                            "measurement each, paired bootstrap over sequences."),
+                                            "measurement each, the difference with no interval and no verdict."),
         layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state index (or comma list, averaged "
                                                               "with --average-layers; otherwise the first is plotted)."),
         average_layers: bool = typer.Option(False, "--average-layers", help="Average the --layer list."),
@@ -304,7 +305,7 @@ def register(app: typer.Typer) -> None:
 
         def done(m: str, d: str, r: Any) -> None:
             iv = r.interval
-            ci = f" (95 % interval {iv.low:.3f} to {iv.high:.3f})" if iv.known else ""
+            ci = f" (95 % interval {iv.low:.3f} to {iv.high:.3f})" if iv.known else " (no interval: one replicate)"
             console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f}{ci} (N = {r.first.lid.n_points:,})")
 
         try:
@@ -323,7 +324,8 @@ def register(app: typer.Typer) -> None:
         for col in ("data", "model", "mean", "95 % interval", "median", "std", "global", "points"):
             t.add_column(col)
         for row in cr.table():
-            ci = (f"{row['mean_low']:.3f} to {row['mean_high']:.3f}" if row["mean_low"] == row["mean_low"] else "-")
+            ci = (f"{row['mean_low']:.3f} to {row['mean_high']:.3f}" if row["mean_low"] == row["mean_low"]
+                  else "none (one replicate)")
             t.add_row(row["data"], row["model"], f"{row['mean']:.3f}", ci, f"{row['median']:.3f}",
                       f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
         console.print(t)

@@ -24,16 +24,40 @@ def _signals_table(console: Any, store: Any, layer: Optional[str]) -> None:
         return
     layer = layer if layer is not None else df["layer"].iloc[0]
     t = Table(title=f"Mean LID by step (layer {layer}) and signals")
-    for col in ("data", "run", "steps", "mean LID first -> last", "drops (step: from -> to)", "plateau from step"):
+    for col in ("data", "run", "steps", "mean LID first -> last", "change first -> last (95 % interval)",
+                "drops (step: from -> to)", "plateau from step"):
         t.add_column(col)
-    for (data, run), g in df[df["layer"] == layer].groupby(["data_name", "run"], sort=False):
+    for (data, run), g in df[df["layer"] == layer].groupby(["data", "run"], sort=False):
         g = g.sort_values("step")
         x, y = g["step"].tolist(), g["mean"].tolist()
         drops = ", ".join(f"{e.step}: {e.from_value:.2f} -> {e.to_value:.2f}" for e in drop(y, x)) or "-"
         p = plateau(y, x) if len(y) >= 3 else None
-        t.add_row(str(data), str(run), str(len(x)), f"{y[0]:.3f} -> {y[-1]:.3f}", drops,
-                  str(p.start_step) if p else "-")
+        t.add_row(str(g["data_name"].iloc[0]), str(run), str(len(x)),
+                  f"{_mean_text(g.iloc[0])} -> {_mean_text(g.iloc[-1])}", _change_text(store, data, run, layer, g),
+                  drops, str(p.start_step) if p else "-")
     console.print(t)
+
+
+def _mean_text(row: Any) -> str:
+    """``8.412 [8.30, 8.52]`` with a replicate interval, else the mean alone."""
+    lo, hi = row.get("mean_low"), row.get("mean_high")
+    if lo is not None and hi is not None and lo == lo and hi == hi:
+        return f"{row['mean']:.3f} [{lo:.2f}, {hi:.2f}]"
+    return f"{row['mean']:.3f}"
+
+
+def _change_text(store: Any, data: str, run: str, layer: str, g: Any) -> str:
+    """The last step against the first (`lidscope.training.uncertainty.step_changes`): relative change,
+    its paired 95 % interval and verdict; with one replicate the change and why there is no interval."""
+    from lidscope.training.uncertainty import step_changes
+
+    if len(g) < 2:
+        return "-"
+    ch = step_changes(store, data=data, run=run, layer=layer).iloc[-1]
+    if ch["relative_change_low"] != ch["relative_change_low"]:
+        return f"{100 * ch['relative_change']:+.1f} % (no interval: one replicate; --replicates 3 gives one)"
+    return (f"{100 * ch['relative_change']:+.1f} % [{100 * ch['relative_change_low']:+.1f}, "
+            f"{100 * ch['relative_change_high']:+.1f}] %: {ch['verdict']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +83,11 @@ def register(app: typer.Typer) -> None:
         sample_size: int = typer.Option(SWEEP.sample_size, "--sample-size", help="Token vectors sampled before dedup."),
         max_length: int = typer.Option(SWEEP.max_length, "--max-length", help="Truncate sequences at this many tokens."),
         seed: int = typer.Option(SWEEP.seed, "--seed", help="Seed of the token sample."),
+        replicates: int = typer.Option(SWEEP.n_replicates, "--replicates", "-R", min=1,
+                                       help="R: replicates per checkpoint (own sequence and token sample each, the "
+                                            "same for every checkpoint, so step changes are paired): the table and "
+                                            "plot then show 95 % intervals and each run's last-vs-first verdict. "
+                                            "1: means without interval (docs/statistics.md)."),
         data_seed: int = typer.Option(SWEEP.data_seed, "--data-seed", help="Seed of the sequence sample."),
         estimator: str = typer.Option(SWEEP.estimator, "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
         discard_fraction: float = typer.Option(SWEEP.discard_fraction, "--discard-fraction",
@@ -92,7 +121,7 @@ def register(app: typer.Typer) -> None:
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
                                        layers=parse_layer_option(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
                                        max_length=max_length, estimator=estimator, discard_fraction=discard_fraction,
-                                       text_column=text_column)
+                                       text_column=text_column, n_replicates=replicates)
             if address is not None and executor != "ray":
                 raise ValueError("--address applies to --executor ray only.")
             ex = get_executor(executor, **({"address": address} if address is not None else {}))

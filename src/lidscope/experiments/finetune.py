@@ -164,8 +164,11 @@ def sweep_groups(cfg: FinetuneConfig) -> list[tuple[MeasureSettings, list[str]]]
     return [(cfg.settings.replace(n_sequences=m), specs) for m, specs in groups.items()]
 
 
-def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
-    """Train (unless checkpoints exist and ``skip_training``), sweep, draw, summarise."""
+def run(cfg: FinetuneConfig, skip_training: bool = False, train_only: bool = False) -> dict[str, Any]:
+    """Train (unless checkpoints exist and ``skip_training``), sweep, draw, summarise.
+
+    ``train_only``: stop after training (the checkpoints and ``summary.json`` with the training info;
+    no sweep), e.g. to measure the checkpoints with other settings."""
     import pyarrow.parquet as pq
     import torch
 
@@ -184,6 +187,10 @@ def run(cfg: FinetuneConfig, skip_training: bool = False) -> dict[str, Any]:
     run_dir = out / "train"
     if not (skip_training and any(run_dir.glob("checkpoint-*"))):
         info = train(cfg)
+    if train_only:
+        summary = {"config": cfg.to_dict(), **info, "seconds_total": time.perf_counter() - t0}
+        write_json(out / "summary.json", summary)
+        return summary
     base_folder = info.get("base_folder") or str(hf_folder(cfg.model)[0])
     t = time.perf_counter()
     failed: list[Any] = []

@@ -2,8 +2,11 @@
 
 `write_report` picks the sections from what it is given: measurement folders (or `Run` objects
 made from in-memory results), a ``compare`` folder, a results store, or a grokking output folder.
-Every mean shown carries its 95 % interval over sequences (`lidscope.drilldown.group_means`);
-where a result has replicate intervals (``summary["interval"]``) those are shown as well.
+The mean of a run, and the change between two runs, carry the replicate interval recorded with them
+(``summary["layers"][layer]["interval"]``, `lidscope.replicates.paired_comparison`); with one
+replicate they say that there is none. Token-group tables carry 95 % intervals over sequences
+(`lidscope.drilldown.group_means`): those hold the point cloud fixed, so they compare groups within
+a run and are labelled as such, never as the interval of a run's mean (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -34,6 +37,28 @@ def _fmt_ci(m: float, lo: float, hi: float) -> str:
     if not np.isfinite(lo):
         return f"{m:.2f}"
     return f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def mean_kpi(summary: dict[str, Any], layer: str, points_mean: float) -> tuple[str, str]:
+    """The run's mean with its replicate interval, or the mean and why it has no interval."""
+    ls = (summary.get("layers", {}) or {}).get(layer, {}) or {}
+    rec = ls.get("interval") or summary.get("interval")
+    if isinstance(rec, dict) and np.isfinite(rec.get("low", np.nan)):
+        return (f"mean LID, layer {layer} (95 % interval, {rec.get('method', '')}, n = {rec.get('n')})",
+                _fmt_ci(rec["estimate"], rec["low"], rec["high"]))
+    mean = ls.get("mean", points_mean)
+    return (f"mean LID, layer {layer} (one replicate: no interval; --replicates 3 gives one)", f"{mean:.2f}")
+
+
+def run_change(a: Run, b: Run, layer: str | None) -> Any:
+    """`lidscope.replicates.paired_comparison` of two runs' recorded replicates, or None (runs
+    written before replicates were recorded)."""
+    from lidscope.replicates import paired_comparison
+
+    try:
+        return paired_comparison(a, b, layer)
+    except (KeyError, TypeError, IndexError, StopIteration):
+        return None
 
 
 def overall(points: Any) -> Any:
@@ -164,20 +189,20 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
     first = next(iter(drills.values()))
     o = overall(first.points)
     params = s.get("params", {})
-    kpis = [("mean LID, layer " + str(first.layer) + " (95 % interval over sequences)",
+    kpis = [mean_kpi(s, str(first.layer), o["mean"]),
+            ("mean of these points, 95 % interval over their sequences (cloud held fixed)",
              _fmt_ci(o["mean"], o["lo"], o["hi"])),
             ("median", f"{np.nanmedian(first.points['lid']):.2f}"), ("points N", f"{len(first.points):,}"),
             ("sequences", f"{first.points['seq_index'].nunique():,}"),
             ("neighbours L", str(params.get("n_neighbors", "?")))]
-    rec = (s.get("layers", {}).get(str(first.layer), {}) or {}).get("interval") or s.get("interval")
-    if isinstance(rec, dict) and np.isfinite(rec.get("low", np.nan)):
-        kpis.insert(1, (f"recorded mean, {rec.get('method', '')} interval (lidscope.stats, n = {rec.get('n')})",
-                        _fmt_ci(rec["estimate"], rec["low"], rec["high"])))
     page.kpis(kpis)
     page.note(f"Model {s.get('model', {}).get('name', '?')}, data {s.get('data', {}).get('name', '?')}, "
               f"estimator {params.get('estimator', '?')}, token convention {first.convention}. "
-              "Intervals treat sequences as the sampling unit (tokens of one text are not independent): "
-              "cluster-robust standard error, Student's t with sequences - 1 degrees of freedom.")
+              "The mean's interval comes from independent replicates (own sequence and token sample each). "
+              "The intervals of the tables treat this run's sequences as the sampling unit (tokens of one text "
+              "are not independent: cluster-robust standard error, Student's t with sequences - 1 degrees of "
+              "freedom) and hold the point cloud fixed: they compare token groups within this run. A new sample "
+              "moves the whole mean by far more (15x on MiniLM, docs/statistics.md).")
     for note in s.get("notes", []) or []:
         page.note(str(note))
     page.h3("Distribution of the local dimension")
@@ -221,12 +246,25 @@ def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], pref
     o = mv.overall
     page.section(f"{names[0]} → {names[1]}" + (f", layer {layer}" if layer else ""),
                  sid=f"{prefix}-summary")
-    verdict = ("higher" if o["lo"] > 0 else "lower" if o["hi"] < 0 else "no detectable change")
     da, db = Drilldown(a, layer), Drilldown(b, layer)
-    page.kpis([(f"mean LID, {names[0]}", _fmt_ci(*overall(da.points)[["mean", "lo", "hi"]])),
-               (f"mean LID, {names[1]}", _fmt_ci(*overall(db.points)[["mean", "lo", "hi"]])),
-               ("change (95 % interval)", f"{o['diff']:+.2f} [{o['lo']:+.2f}, {o['hi']:+.2f}]"),
-               ("relative", f"{o['rel']:+.1%}"), ("verdict", verdict)])
+    c = run_change(a, b, layer)
+    if c is not None and c.difference.known:
+        change = (f"change (95 % interval, {c.method}, {c.difference.n} replicates)",
+                  f"{c.difference.estimate:+.2f} [{c.difference.low:+.2f}, {c.difference.high:+.2f}] "
+                  f"({c.relative.estimate:+.1%})")
+        verdict = c.verdict
+    else:
+        d = c.difference.estimate if c is not None else o["diff"]
+        change = ("change (one replicate: no interval)", f"{d:+.2f}")
+        verdict = "no verdict (one replicate: --replicates 3 gives one)"
+    page.kpis([mean_kpi(a.summary, str(da.layer), overall(da.points)["mean"]),
+               mean_kpi(b.summary, str(db.layer), overall(db.points)["mean"]), change, ("verdict", verdict),
+               ("change of the paired points, 95 % interval over sequences (clouds held fixed)",
+                f"{o['diff']:+.2f} [{o['lo']:+.2f}, {o['hi']:+.2f}] ({o['rel']:+.1%})")])
+    page.note(f"Left to right: {names[0]}, {names[1]}. The verdict comes from the replicate interval of the "
+              "change (each replicate a new sample of sequences and tokens, paired between the runs). The "
+              "interval over sequences holds both point clouds fixed: it ranks the token types below, not the "
+              "runs (measured 7x too narrow for a change of the mean, docs/statistics.md).")
     page.note(("Points are paired by (sequence, position, token): both runs measured the same token positions, "
                f"{mv.n_matched:,} of them; each change is a mean of paired differences.") if mv.paired else
               "The runs measured different positions: each token type's means are compared as independent samples "
@@ -266,8 +304,8 @@ def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], pref
 
 # ---------------------------------------------------------------------------------------------
 def sweep_sections(page: Page, store_path: Path) -> None:
-    """LID against step (band: 95 % interval over sequences from each checkpoint's tokens), the trainer's
-    task metrics below it, and the plateau and drop signals marked."""
+    """LID against step (band: the stored 95 % replicate interval; none with one replicate), the
+    trainer's task metrics below it, and the plateau and drop signals marked."""
     from lidscope.training.signals import drop, plateau
     from lidscope.training.store import ResultsStore
 
@@ -278,35 +316,25 @@ def sweep_sections(page: Page, store_path: Path) -> None:
     except Exception:  # noqa: BLE001 - a store without metrics still gets its LID curve
         metrics = None
     page.section(f"Sweep: {store_path}", sid="sweep",
-                 note="Mean LID per checkpoint with its 95 % interval over sequences (band), computed from each "
-                      "checkpoint's per-token values; dotted: plateau confirmed; triangles: drops "
-                      "(lidscope.training.signals, their default thresholds).")
+                 note="Mean LID per checkpoint with its 95 % interval over replicates (band; a sweep with one "
+                      "replicate has none: lidscope sweep --replicates 3); dotted: plateau confirmed; triangles: "
+                      "drops (lidscope.training.signals, their default thresholds).")
     fig_i = 0
     ends: list[tuple[Any, Any, str]] = []
     for (run_name, data_name, layer), g in rows.groupby(["run", "data_name", "layer"], sort=False):
         g = g.sort_values("step")
-        lo, hi = [], []
-        for _, r in g.iterrows():
-            f = Path(str(r.get("tokens_file") or ""))
-            f = f if f.is_absolute() else store_path / f
-            if f.is_file():
-                import pyarrow.parquet as pq
-
-                t = pq.read_table(f).to_pandas()
-                t = t[t["layer"].astype(str) == str(layer)] if "layer" in t else t
-                o = overall(t)
-                lo.append(o["lo"])
-                hi.append(o["hi"])
-            else:
-                lo.append(np.nan)
-                hi.append(np.nan)
         steps = g["step"].to_numpy()
         means = g["mean"].to_numpy(dtype=float)
-        data = [{"type": "scatter", "x": np.r_[steps, steps[::-1]], "y": np.r_[hi, lo[::-1]], "fill": "toself",
-                 "fillcolor": "rgba(31,95,180,0.18)", "line": {"width": 0}, "name": "95 % interval",
-                 "hoverinfo": "skip"},
-                {"type": "scatter", "mode": "lines+markers", "x": steps, "y": means, "name": "mean LID",
+        lo = g["mean_low"].to_numpy(dtype=float) if "mean_low" in g else np.full(len(g), np.nan)
+        hi = g["mean_high"].to_numpy(dtype=float) if "mean_high" in g else np.full(len(g), np.nan)
+        data = [{"type": "scatter", "mode": "lines+markers", "x": steps, "y": means, "name": "mean LID",
                  "line": {"color": COLORS[0]}}]
+        if np.isfinite(lo).all() and np.isfinite(hi).all():
+            data.insert(0, {"type": "scatter", "x": np.r_[steps, steps[::-1]], "y": np.r_[hi, lo[::-1]],
+                            "fill": "toself", "fillcolor": "rgba(31,95,180,0.18)", "line": {"width": 0},
+                            "name": "95 % interval (replicates)", "hoverinfo": "skip"})
+        else:
+            data[0]["name"] = "mean LID (one replicate: no interval)"
         shapes = []
         if len(means) >= 2 and np.isfinite(means).all():
             p = plateau(means, steps)

@@ -131,7 +131,9 @@ def plot_training(
                     ok = np.isfinite(lo) & np.isfinite(hi)
                     ax.errorbar(x[ok], y[ok], yerr=[y[ok] - lo[ok], hi[ok] - y[ok]], fmt="none", ecolor=color,
                                 elinewidth=1.2, capsize=3, zorder=3)
-                    label = label[:-1] + "; bars: 95 % interval of the mean)"
+                    label = label[:-1] + "; bars: 95 % interval of the mean)" + _last_change(st, g, layer)
+                elif stat == "mean":
+                    label = label[:-1] + "; one replicate: no interval of the mean)"
             (h,) = ax.plot(x, y, "-o", color=color, markersize=3, label=label)
             handles.append(h)
             if signals and len(y) >= 2:
@@ -175,6 +177,19 @@ def plot_training(
         paths.append(p)
     plt.close(fig)
     return paths
+
+
+def _last_change(store: ResultsStore, g: Any, layer: str) -> str:
+    """``\nstep 300 vs 0: -9.8 % [-12.1, -7.5] %, lower than base`` (paired replicates), or ``""``."""
+    from lidscope.training.uncertainty import step_changes
+
+    if len(g) < 2:
+        return ""
+    ch = step_changes(store, data=g["data"].iloc[0], run=g["run"].iloc[0], layer=layer).iloc[-1]
+    if ch["relative_change_low"] != ch["relative_change_low"]:
+        return ""
+    return (f"\nstep {ch['step']} vs {ch['base_step']}: {100 * ch['relative_change']:+.1f} % "
+            f"[{100 * ch['relative_change_low']:+.1f}, {100 * ch['relative_change_high']:+.1f}] %, {ch['verdict']}")
 
 
 __all__ = ["MetricNotFoundError", "default_metrics", "plot_training", "run_group"]
