@@ -20,6 +20,7 @@ OPTIONS = {
     "--sample-size": "sample_size", "--max-length": "max_length", "--seed": "seed", "--data-seed": "data_seed",
     "--estimator": "estimator", "--discard-fraction": "discard_fraction", "--batch-size": "batch_size",
     "--max-batch-tokens": "max_batch_tokens", "--backend": "backend", "--layer": "layers",
+    "--twonn-fraction": "twonn_fraction",
 }
 
 
@@ -43,8 +44,8 @@ def shown(value: object) -> str:
 
 @pytest.mark.parametrize("command, preset, fields", [
     ("measure", S.QUICK, ("n_neighbors", "sample_size", "max_length", "seed", "data_seed", "estimator",
-                          "discard_fraction", "batch_size", "max_batch_tokens", "backend", "layers")),
-    ("compare", S.QUICK, ("n_neighbors", "estimator", "discard_fraction", "layers")),
+                          "discard_fraction", "batch_size", "max_batch_tokens", "backend", "layers", "twonn_fraction")),
+    ("compare", S.QUICK, ("n_neighbors", "estimator", "discard_fraction", "layers", "twonn_fraction")),
     ("sweep", S.SWEEP, ("n_sequences", "n_points", "n_neighbors", "sample_size", "max_length", "seed", "data_seed",
                         "estimator", "discard_fraction", "layers")),
 ])

@@ -55,3 +55,62 @@ def test_measure_dry_run_reads_model_and_texts(tmp_path):
 def test_note_does_not_echo_a_value_the_user_typed():
     notes = _resolve_defaults(False, None, -5)["_notes"]
     assert notes and notes[0].startswith("quick defaults M = 4,000 (") and "N = -5" not in notes[0]
+
+
+def _tiny_setup(tmp_path):
+    model = save_tiny("bert", tmp_path / "bert")
+    texts = tmp_path / "t.txt"
+    texts.write_text("\n".join(" ".join(WORDS[i:i + 6]) for i in range(60)))
+    return model, texts
+
+
+def test_measure_dry_run_counts_every_replicate(tmp_path, monkeypatch):
+    """R replicates extract the union of their sequence samples once and search R clouds."""
+    import lidscope.cli._dryrun as dr
+    from lidscope.replicates import plan_replicates
+    from lidscope.settings import MeasureSettings
+
+    monkeypatch.setattr(dr, "search_seconds", lambda n, d: 70.0)
+    model, texts = _tiny_setup(tmp_path)
+    base = ["measure", "--model", str(model), "--data", str(texts), "-M", "30", "-N", "100", "-L", "16",
+            "--dry-run", "--threads", "1"]
+    one = runner.invoke(app, base + ["-R", "1"], env={"COLUMNS": "300"})
+    three = runner.invoke(app, base + ["-R", "3"], env={"COLUMNS": "300"})
+    assert one.exit_code == 0 and three.exit_code == 0, one.output + three.output
+    assert "neighbour search 70 s" in one.output and "neighbour search 3.5 min" in three.output
+    union = plan_replicates(str(texts), MeasureSettings(n_replicates=3).replicate_seeds(), n_sequences=30).union
+    assert 30 < len(union.texts) and f"{len(union.texts):,} in the union of the 3 replicates" in three.output
+
+
+def test_compare_dry_run_plans_every_model_and_dataset(tmp_path):
+    model, texts = _tiny_setup(tmp_path)
+    other = tmp_path / "u.txt"
+    other.write_text("\n".join(" ".join(WORDS[i:i + 4]) for i in range(50)))
+    args = ["compare", str(model), str(model), "--name", "base", "--name", "tuned", "-d", str(texts), "-d", str(other),
+            "-M", "20", "-N", "60", "-L", "8", "--dry-run", "--threads", "1", "--out", str(tmp_path / "o")]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    for name in ("base", "tuned"):
+        for d in (texts, other):
+            assert f"{name} on {d}" in " ".join(res.output.split())
+    assert "R = 3" in res.output and "estimated time" in res.output
+    assert not (tmp_path / "o").exists()
+    bad = runner.invoke(app, args + ["--twonn-fraction", "skdim-0.1"])
+    assert bad.exit_code == 2 and "twonn_fraction" in bad.output
+    gone = runner.invoke(app, ["compare", str(tmp_path / "nowhere"), "--dry-run"])
+    assert gone.exit_code == 2 and "error" in gone.output
+
+
+def test_compare_passes_the_twonn_fraction_on(tmp_path, monkeypatch):
+    import lidscope.measure
+
+    seen = {}
+
+    def fake_compare(models, data, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(lidscope.measure, "compare", fake_compare)
+    res = runner.invoke(app, ["compare", "minilm", "--twonn-fraction", "skdim-0.3.4", "-q", "--threads", "1"])
+    assert res.exit_code == 2 and "stop here" in res.output
+    assert seen["twonn_fraction"] == "skdim-0.3.4"

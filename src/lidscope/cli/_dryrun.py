@@ -50,58 +50,111 @@ def print_plan(console: Any, title: str, rows: list[tuple[str, str]], times: dic
     console.print("Nothing was computed or written (--dry-run). Drop --dry-run to run it.")
 
 
-def plan_measure(console: Any, kw: dict[str, Any]) -> None:
-    """Validate a ``measure`` call's settings, model folder and texts; time a few forward passes."""
-    import torch
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    from lidscope.extract.models import default_cache_root, resolve_model_spec
-    from lidscope.extract.texts import load_texts
+def _settings(kw: dict[str, Any]) -> Any:
     from lidscope.settings import MeasureSettings
 
     names = set(MeasureSettings.__dataclass_fields__) - {"extra"}
-    MeasureSettings(**{k: v for k, v in kw.items() if k in names})  # every settings check, before anything loads
+    return MeasureSettings(**{k: v for k, v in kw.items() if k in names})  # every check, before anything loads
+
+
+def _forward_rate(folder: Any, texts: list[str], max_length: int) -> tuple[float, float]:
+    """Tokens per second of one forward pass of a batch of up to 32 of ``texts``, and the load time."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    t = time.perf_counter()
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    load = time.perf_counter() - t
+    batch = tok(sorted(texts[:32], key=len), truncation=True, max_length=max_length, padding=True,
+                return_tensors="pt")
+    with torch.no_grad():
+        model(**batch)  # warm-up
+        t = time.perf_counter()
+        model(**batch)
+        return int(batch["attention_mask"].sum()) / (time.perf_counter() - t), load
+
+
+def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tuple[list[tuple[str, str]], dict[str, float]]:
+    """Rows and stage times of one model on one dataset. With R replicates the union of their sequence
+    samples is extracted once and the neighbour search runs R times. ``rates`` caches each model's
+    forward rate and load time (a model is loaded once per plan)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from lidscope.extract.models import resolve_model_spec
+    from lidscope.replicates import plan_replicates
+
+    s = _settings(kw)
     folder, gguf, label = resolve_model_spec(kw["model"], kw.get("gguf_file"))
-    texts = load_texts(kw["data"], split=kw.get("split"), text_column=kw.get("text_column"),
-                       n_sequences=kw.get("n_sequences"), seed=kw.get("data_seed", 42))
-    max_length = kw.get("max_length", 512)
-    rows = [("model", f"{label} ({folder}{'/' + gguf if gguf else ''})"),
-            ("data", f"{kw['data']}: {len(texts.texts):,} sequences sampled")]
+    plan = plan_replicates(kw["data"], s.replicate_seeds(), split=kw.get("split"), text_column=s.text_column,
+                           n_sequences=s.n_sequences)
+    texts = list(plan.union.texts)
+    R = s.n_replicates
+    sampled = f"{len(plan.texts[0].texts):,} sequences sampled"
+    if R > 1:
+        sampled += f" per replicate, {len(texts):,} in the union of the {R} replicates (extracted once)"
+    rows = [("model", f"{label} ({folder}{'/' + gguf if gguf else ''})"), ("data", f"{kw['data']}: {sampled}")]
     times: dict[str, float] = {}
+    dim = 0
     if gguf is None:
         tok = AutoTokenizer.from_pretrained(str(folder))
-        lengths = np.array([len(x) for x in tok(list(texts.texts), truncation=True, max_length=max_length)["input_ids"]])
+        lengths = np.array([len(x) for x in tok(texts, truncation=True, max_length=s.max_length)["input_ids"]])
         config = AutoConfig.from_pretrained(str(folder))
         dim = int(getattr(config, "hidden_size", 0) or getattr(config, "n_embd", 0))
-        rows.append(("tokens", f"{lengths.sum():,} (mean {lengths.mean():.1f} per sequence, max length {max_length})"))
-        t = time.perf_counter()
-        model = AutoModel.from_pretrained(str(folder)).eval()
-        load = time.perf_counter() - t
-        sample = sorted(texts.texts[: min(32, len(texts.texts))], key=len)
-        batch = tok(sample, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        with torch.no_grad():
-            model(**batch)  # warm-up
-            t = time.perf_counter()
-            model(**batch)
-            rate = int(batch["attention_mask"].sum()) / (time.perf_counter() - t)
-        times = {"load model": load, "forward pass": float(lengths.sum()) / rate}
+        rows.append(("tokens", f"{lengths.sum():,} (mean {lengths.mean():.1f} per sequence, max length {s.max_length})"))
+        key = str(folder)
+        first = key not in rates
+        if first:
+            rates[key] = _forward_rate(folder, texts, s.max_length)
+        rate, load = rates[key]
+        times = {"load model": load if first else 0.0, "forward pass": float(lengths.sum()) / rate}
         rows.append(("hidden size", f"{dim}"))
     else:
-        dim = 0
         rows.append(("forward pass", "GGUF model: converted on first use, time not estimated"))
-    n_points = kw.get("n_points") or 0
-    layers = kw.get("layers", (-1,))
-    n_layers = 1 if kw.get("average_layers") else len(layers)
-    rows += [
-        ("layers", ",".join(map(str, layers)) + (" (averaged)" if kw.get("average_layers") else "")),
-        ("points", f"N = {n_points:,} per layer, L = {kw.get('n_neighbors')}, estimator {kw.get('estimator')}"),
-        ("output", str(kw.get("out"))),
-        ("embedding cache", "off" if not kw.get("use_cache", True)
-         else str(kw.get("cache_dir") or default_cache_root() / "embeddings") + " (a cached forward pass is skipped)"),
-    ]
-    if dim and n_points:
-        times["neighbour search"] = n_layers * search_seconds(n_points, dim)
+    average = bool(kw.get("average_layers"))
+    n_layers = 1 if average else len(s.layers)
+    rows.append(("layers", ",".join(map(str, s.layers)) + (" (averaged)" if average else "")))
+    rows.append(("points", f"N = {s.n_points:,} per layer and replicate, L = {s.n_neighbors}, R = {R}, "
+                           f"estimator {s.estimator}"))
+    if dim and s.n_points:
+        times["neighbour search"] = R * n_layers * search_seconds(s.n_points, dim)
+    return rows, times
+
+
+def _cache_row(kw: dict[str, Any]) -> tuple[str, str]:
+    from lidscope.extract.models import default_cache_root
+
+    return ("embedding cache", "off" if not kw.get("use_cache", True)
+            else str(kw.get("cache_dir") or default_cache_root() / "embeddings") + " (a cached forward pass is skipped)")
+
+
+def plan_measure(console: Any, kw: dict[str, Any]) -> None:
+    """Validate a ``measure`` call's settings, model folder and texts; time a few forward passes."""
+    rows, times = _plan_one(kw, {})
+    rows += [("output", str(kw.get("out"))), _cache_row(kw)]
     print_plan(console, "lidscope measure", rows, times)
+
+
+def plan_compare(console: Any, models: list[str], data: list[str], kw: dict[str, Any]) -> None:
+    """Every (model, dataset) measurement of a ``compare``: sizes and estimated times, one row each."""
+    rates: dict[str, tuple[float, float]] = {}
+    rows: list[tuple[str, str]] = []
+    times: dict[str, float] = {}
+    names = list(kw.get("model_names") or []) + list(models[len(kw.get("model_names") or []):])
+    seen: set[tuple[str, str]] = set()
+    for model, name in zip(models, names):
+        for d in data:
+            one_rows, one_times = _plan_one({**kw, "model": model, "data": d}, rates)
+            info = dict(one_rows)
+            if (info["model"], d) in seen:  # the same model on the same data: the embedding cache serves it
+                one_times["forward pass"] = 0.0
+            seen.add((info["model"], d))
+            tokens = f"; {info['tokens']} tokens" if "tokens" in info else ""
+            rows.append((f"{name} on {d}", info["data"].split(": ", 1)[1] + tokens))
+            for stage, sec in one_times.items():
+                times[stage] = times.get(stage, 0.0) + sec
+    rows += [("points", dict(one_rows)["points"]), ("output", str(kw.get("out"))), _cache_row(kw)]
+    print_plan(console, "lidscope compare", rows, times)
 
 
 def plan_estimate(console: Any, X: np.ndarray, n_neighbors: int, estimator: str, n_points: int | None,

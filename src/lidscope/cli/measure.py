@@ -20,6 +20,10 @@ PAPER_DEFAULTS: dict[str, int | None] = {"n_sequences": PAPER.n_sequences, "n_po
 #: ``--layer`` default text.
 LAYERS = ",".join(str(x) for x in QUICK.layers)
 
+TWONN_FRACTION_HELP = ("TwoNN fit as scikit-dimension skdim-0.5 (F = i/N) or skdim-0.3.4 (F = (i-1)/N, the "
+                       "paper's locked release; ~2.6 % lower).")
+DRY_RUN_HELP = "Check the models, data and settings, print the plan and an estimated time, and stop."
+
 _PANEL_DATA = "Texts"
 _PANEL_MODEL = "Model"
 _PANEL_TOKENS = "Tokens and layers"
@@ -174,8 +178,7 @@ def register(app: typer.Typer) -> None:
         discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction", rich_help_panel=_PANEL_CLOUD,
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
         twonn_fraction: str = typer.Option(QUICK.twonn_fraction, "--twonn-fraction", rich_help_panel=_PANEL_CLOUD,
-                                           help="TwoNN fit as scikit-dimension skdim-0.5 (F = i/N) or skdim-0.3.4 "
-                                                "(F = (i-1)/N, the paper's locked release; ~2.6 % lower)."),
+                                           help=TWONN_FRACTION_HELP),
         backend: str = typer.Option(QUICK.backend, "--backend", rich_help_panel=_PANEL_CLOUD,
                                     help="Neighbour search / estimator backend: auto (torch on CUDA when available, "
                                          "else numba: faiss + compiled loops on CPU), numba, or torch."),
@@ -200,9 +203,7 @@ def register(app: typer.Typer) -> None:
                                               help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
                                    help="No progress bars."),
-        dry_run: bool = typer.Option(False, "--dry-run", rich_help_panel=_PANEL_RUN,
-                                     help="Check the model, data and settings, print the plan and an estimated "
-                                          "time, and stop."),
+        dry_run: bool = typer.Option(False, "--dry-run", rich_help_panel=_PANEL_RUN, help=DRY_RUN_HELP),
     ) -> None:
         """Measure the local intrinsic dimension of a model's contextual token embeddings.
 
@@ -268,6 +269,7 @@ def register(app: typer.Typer) -> None:
         neighbors: int = typer.Option(QUICK.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
         discard_fraction: float = typer.Option(QUICK.discard_fraction, "--discard-fraction",
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
+        twonn_fraction: str = typer.Option(QUICK.twonn_fraction, "--twonn-fraction", help=TWONN_FRACTION_HELP),
         replicates: int = typer.Option(COMPARE_N_REPLICATES, "--replicates", "-R",
                                        help="R: replicates per model and dataset; replicate r of every model uses "
                                             "the same sequences and tokens, so differences are paired. 1: one "
@@ -287,6 +289,7 @@ def register(app: typer.Typer) -> None:
         cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Embedding cache root."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+        dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
     ) -> None:
         """Measure several models on several datasets and draw violins of pointwise LID per dataset."""
         from ._console import make_console
@@ -301,7 +304,16 @@ def register(app: typer.Typer) -> None:
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, discard_fraction=discard_fraction, layers=parse_layer_option(layer),
                       average_layers=average_layers, split=split,
-                      text_column=text_column, estimator=estimator, n_replicates=replicates, **kw)
+                      text_column=text_column, estimator=estimator, n_replicates=replicates,
+                      twonn_fraction=twonn_fraction, **kw)
+        if dry_run:
+            from ._dryrun import plan_compare
+
+            try:
+                plan_compare(console, list(models), list(data), kwargs)
+            except (ExtractError, ValueError, OSError) as exc:
+                _fail(console, exc)
+            raise typer.Exit(0)
 
         def done(m: str, d: str, r: Any) -> None:
             iv = r.interval
