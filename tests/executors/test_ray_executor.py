@@ -28,6 +28,20 @@ def double(payload: dict) -> dict:
     return {"y": 2 * payload["x"]}
 
 
+def after_others(payload: dict) -> dict:
+    """Fast jobs leave a marker; the slow job finishes only after every other job's marker (then 1 s
+    more), so the order does not depend on how fast Ray starts workers on a loaded machine."""
+    d = Path(payload["dir"])
+    if payload.get("wait_for"):
+        deadline = time.monotonic() + 300
+        while not all((d / f"done-{x}").exists() for x in payload["wait_for"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+    else:
+        (d / f"done-{payload['x']}").write_text("x")
+    return {"y": 2 * payload["x"]}
+
+
 def _first_time(payload: dict) -> bool:
     marker = Path(payload["dir"]) / f"marker-{payload['x']}"
     with open(Path(payload["dir"]) / "calls.log", "a") as f:
@@ -60,10 +74,11 @@ def _calls(d: Path) -> list[int]:
     return [int(line.split()[0]) for line in (d / "calls.log").read_text().splitlines()]
 
 
-def test_outcomes_stream_in_completion_order(local_ray):
+def test_outcomes_stream_in_completion_order(local_ray, tmp_path):
     ex = RayExecutor()
-    payloads = [{"x": 0, "sleep": 4.0}, {"x": 1}, {"x": 2}]
-    outcomes = list(ex.map(double, payloads))
+    payloads = [{"x": 0, "wait_for": [1, 2], "dir": str(tmp_path)}, {"x": 1, "dir": str(tmp_path)},
+                {"x": 2, "dir": str(tmp_path)}]
+    outcomes = list(ex.map(after_others, payloads))
     assert sorted(o.result["y"] for o in outcomes) == [0, 2, 4]
     assert all(o.ok for o in outcomes)
     assert outcomes[0].payload["x"] != 0, "the slow job must not hold back the ones finished before it"
