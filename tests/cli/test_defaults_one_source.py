@@ -47,7 +47,7 @@ def shown(value: object) -> str:
                           "discard_fraction", "batch_size", "max_batch_tokens", "backend", "layers", "twonn_fraction")),
     ("compare", S.QUICK, ("n_neighbors", "estimator", "discard_fraction", "layers", "twonn_fraction")),
     ("sweep", S.SWEEP, ("n_sequences", "n_points", "n_neighbors", "sample_size", "max_length", "seed", "data_seed",
-                        "estimator", "discard_fraction", "layers")),
+                        "estimator", "discard_fraction", "layers", "twonn_fraction")),
 ])
 def test_help_shows_the_settings_defaults(command, preset, fields):
     defaults = help_defaults(command)

@@ -209,3 +209,26 @@ def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_text
     assert r.exit_code == 2 and "lidscope sweep" in r.output
     r = runner.invoke(app, ["sweep", str(tmp_path / "missing"), "-o", str(tmp_path / "s")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_cli_sweep_dry_run_counts_pending_measurements_and_writes_nothing(swept, run_dir, texts_file,
+                                                                          other_texts_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    args = ["sweep", str(run_dir), "-d", str(texts_file), "-d", str(other_texts_file), "-M", "0", "-N", "300",
+            "-L", "12", "--sample-size", "3000", "--max-length", "32", "--dry-run", "--threads", "1"]
+    fresh = tmp_path / "fresh"
+    r = runner.invoke(app, args + ["-o", str(fresh)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "0 measurements already" in text and "6 to run in 3 jobs" in text and "estimated time" in text
+    assert "forward pass" in text and not fresh.exists()
+    before = sorted(p.name for p in swept.store.path.rglob("*"))
+    r = runner.invoke(app, args + ["-o", str(swept.store.path)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    assert "6 measurements already" in " ".join(r.output.split()) and "0 to run" in " ".join(r.output.split())
+    assert sorted(p.name for p in swept.store.path.rglob("*")) == before

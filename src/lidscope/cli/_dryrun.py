@@ -157,6 +157,37 @@ def plan_compare(console: Any, models: list[str], data: list[str], kw: dict[str,
     print_plan(console, "lidscope compare", rows, times)
 
 
+def plan_sweep_run(console: Any, plan: Any, settings: Any) -> None:
+    """A ``sweep``'s pending measurements and their time, estimated from its first pending checkpoint
+    (every checkpoint of a run has the same architecture)."""
+    pending = [(job.checkpoint, unit["data"]) for job in plan.jobs for unit in job.units]
+    rows = [("checkpoints", f"{len(plan.checkpoints)} found ({len(plan.skipped)} skipped), {len(plan.data)} data "
+                            f"specs: {plan.already_done} measurements already in {plan.store}, {len(pending)} to run "
+                            f"in {len(plan.jobs)} jobs")]
+    times: dict[str, float] = {}
+    if pending:
+        first = pending[0][0]["path"]
+        kw = {**settings.to_dict(), "model": first}
+        per_spec: dict[str, dict[str, float]] = {}
+        rates: dict[str, tuple[float, float]] = {}
+        try:
+            for spec in plan.data:
+                one_rows, per_spec[spec] = _plan_one({**kw, "data": spec}, rates)
+                rows.append((f"on {spec}", dict(one_rows)["data"].split(": ", 1)[1]
+                             + (f"; {dict(one_rows)['tokens']} tokens" if "tokens" in dict(one_rows) else "")))
+            rows.append(("points", dict(one_rows)["points"]))
+            for _, spec in pending:
+                for stage, sec in per_spec[spec].items():
+                    if stage != "load model":
+                        times[stage] = times.get(stage, 0.0) + sec
+            times["load model"] = len(plan.jobs) * next(iter(rates.values()))[1] if rates else 0.0
+        except (OSError, ValueError) as exc:  # e.g. a LoRA adapter folder: loaded with its base in the run
+            rows.append(("time", f"not estimated: {first} does not load as a plain model ({exc})"))
+    for note in plan.notes:
+        rows.append(("note", str(note)))
+    print_plan(console, "lidscope sweep", rows, times)
+
+
 def plan_estimate(console: Any, X: np.ndarray, n_neighbors: int, estimator: str, n_points: int | None,
                   out: Any) -> None:
     """Shape and settings of an ``estimate`` run and the time of its exact neighbour search."""

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.markup import escape
 
-from lidscope.cli.measure import LAYERS, parse_layer_option
+from lidscope.cli.measure import DRY_RUN_HELP, LAYERS, TWONN_FRACTION_HELP, parse_layer_option
 from lidscope.extract.models import quiet_transformers
 from lidscope.settings import PAPER, SWEEP
 from lidscope.threads import THREADS_HELP, limit_threads
@@ -92,6 +92,7 @@ def register(app: typer.Typer) -> None:
         estimator: str = typer.Option(SWEEP.estimator, "--estimator", help="twonn (paper), twonn_mle, mle, lpca."),
         discard_fraction: float = typer.Option(SWEEP.discard_fraction, "--discard-fraction",
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
+        twonn_fraction: str = typer.Option(SWEEP.twonn_fraction, "--twonn-fraction", help=TWONN_FRACTION_HELP),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of tabular data."),
         tokenizer: Optional[Path] = typer.Option(None, "--tokenizer",
                                                  help="Tokenizer folder for every checkpoint (for checkpoints "
@@ -105,6 +106,7 @@ def register(app: typer.Typer) -> None:
                                                                       "HEAD:6379; default: a private local Ray."),
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw STORE/training.png/.svg at the end."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+        dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
     ) -> None:
         """Measure LID of every checkpoint of a training run on every dataset/split (resumable)."""
         from ._console import make_console
@@ -121,11 +123,18 @@ def register(app: typer.Typer) -> None:
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
                                        layers=parse_layer_option(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
                                        max_length=max_length, estimator=estimator, discard_fraction=discard_fraction,
-                                       text_column=text_column, n_replicates=replicates)
+                                       text_column=text_column, n_replicates=replicates,
+                                       twonn_fraction=twonn_fraction)
             if address is not None and executor != "ray":
                 raise ValueError("--address applies to --executor ray only.")
             ex = get_executor(executor, **({"address": address} if address is not None else {}))
-            plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model)
+            plan = plan_sweep(checkpoints, data, out, settings, tokenizer=tokenizer, base_model=base_model,
+                              write=not dry_run)
+            if dry_run:
+                from ._dryrun import plan_sweep_run
+
+                plan_sweep_run(console, plan, settings)
+                raise typer.Exit(0)
         except (SweepError, ExtractError, ValueError, ExecutorError, OSError) as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None

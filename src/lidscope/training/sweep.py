@@ -356,6 +356,7 @@ def plan_sweep(
     use_cache: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     check_data: bool = True,
+    write: bool = True,
 ) -> SweepPlan:
     """Plan the measurements still missing from ``store``.
 
@@ -371,6 +372,8 @@ def plan_sweep(
         use_cache / cache_dir: keep token vectors in lidscope's embedding cache (off: every
             checkpoint's vectors are new anyway, and the per-token LID values are stored).
         check_data: read every data spec once to fail early on a bad one.
+        write: create the store, collect trainer metrics and write ``plan.json`` (False: only read,
+            e.g. for a dry run).
 
     Raises:
         SweepError: see `discover_checkpoints` and `check_tokenizers`; a bad data spec.
@@ -386,8 +389,9 @@ def plan_sweep(
     notes = check_tokenizers(ckpts, tok)
     if check_data:
         _check_data(data, settings)
-    st.ensure()
-    collect_trainer_metrics(st, ckpts)
+    if write:
+        st.ensure()
+        collect_trainer_metrics(st, ckpts)
     done = st.done_ids()
     jobs: list[SweepJob] = []
     already = 0
@@ -406,7 +410,8 @@ def plan_sweep(
                                  os.fspath(base_model) if base_model else None, use_cache,
                                  os.fspath(cache_dir) if cache_dir else None))
     plan = SweepPlan(str(st.path), settings.to_dict(), list(data), ckpts, jobs, skipped, already, notes)
-    write_json(st.path / "plan.json", {**plan.to_dict(), "planned_utc": now_utc()})
+    if write:
+        write_json(st.path / "plan.json", {**plan.to_dict(), "planned_utc": now_utc()})
     return plan
 
 
