@@ -114,3 +114,17 @@ def test_compare_passes_the_twonn_fraction_on(tmp_path, monkeypatch):
     res = runner.invoke(app, ["compare", "minilm", "--twonn-fraction", "skdim-0.3.4", "-q", "--threads", "1"])
     assert res.exit_code == 2 and "stop here" in res.output
     assert seen["twonn_fraction"] == "skdim-0.3.4"
+
+
+def test_grokking_sweep_dry_run_lists_finished_resumed_and_new_runs(tmp_path):
+    out = tmp_path / "gs"
+    base = ["grokking-sweep", "--quick", "--train-fractions", "0.4,0.6", "--threads", "1", "--out", str(out)]
+    res = runner.invoke(app, base + ["--dry-run"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert res.output.count(", new") == 2 and "estimated time" in res.output and not out.exists()
+    done = runner.invoke(app, base + ["--train-fractions", "0.4"])
+    assert done.exit_code == 0, done.output
+    res = runner.invoke(app, base + ["--dry-run"], env={"COLUMNS": "200"})
+    assert res.output.count("finished") == 1 and res.output.count(", new") == 1
+    bad = runner.invoke(app, base + ["--lid-points", "100000", "--dry-run"])
+    assert bad.exit_code == 2 and "lid_points" in bad.output

@@ -197,12 +197,12 @@ def plan_estimate(console: Any, X: np.ndarray, n_neighbors: int, estimator: str,
     print_plan(console, "lidscope estimate", rows, {"neighbour search": search_seconds(n, X.shape[1])})
 
 
-def plan_grokking(console: Any, config: Any, out: Any) -> None:
-    """The run's configuration; time of a few training steps and of one evaluation (with LID)."""
+def _time_grokking(config: Any) -> tuple[float, float]:
+    """Seconds per training step (mean of 5) and per evaluation (with LID), measured now."""
     import torch
 
-    from lidscope.experiments.grokking.train import (POSITION_SETS, SPLITS, build, eval_steps, evaluate,
-                                                     select_lid_points, train_step)
+    from lidscope.experiments.grokking.train import (POSITION_SETS, SPLITS, build, evaluate, select_lid_points,
+                                                     train_step)
 
     data, model, opt = build(config)
     train_step(config, data, model, opt, 0)  # warm-up
@@ -220,6 +220,25 @@ def plan_grokking(console: Any, config: Any, out: Any) -> None:
         t = time.perf_counter()
         evaluate(config, data, model, samples, 0)
         per_eval = time.perf_counter() - t
+    return per_step, per_eval
+
+
+def _check_lid_points(config: Any) -> None:
+    """Raise the run's own ValueError if a split has fewer distinct LID points than ``lid_points``."""
+    from lidscope.experiments.grokking.train import POSITION_SETS, SPLITS, build, select_lid_points
+
+    if config.lid:
+        data, _, _ = build(config)
+        for s in SPLITS:
+            select_lid_points(data.train_tokens if s == "train" else data.val_tokens,
+                              POSITION_SETS[config.lid_positions], config.lid_points, config.seed, s)
+
+
+def plan_grokking(console: Any, config: Any, out: Any) -> None:
+    """The run's configuration; time of a few training steps and of one evaluation (with LID)."""
+    from lidscope.experiments.grokking.train import eval_steps
+
+    per_step, per_eval = _time_grokking(config)
     n_evals = len(eval_steps(config))
     rows = [("task", f"a {config.op} b mod {config.prime}, train fraction {config.train_fraction:g}"),
             ("training", f"{config.steps:,} steps, batch {config.batch_size}, weight decay {config.weight_decay:g}"),
@@ -227,3 +246,37 @@ def plan_grokking(console: Any, config: Any, out: Any) -> None:
              + (f", LID of {config.lid_points:,} points, L = {config.lid_neighbors}" if config.lid else ", no LID")),
             ("output", str(out))]
     print_plan(console, "lidscope grokking", rows, {"training": per_step * config.steps, "evaluation": per_eval * n_evals})
+
+
+def plan_grokking_sweep(console: Any, configs: list[Any], out: Any, fresh: bool) -> None:
+    """Every run of a ``grokking-sweep``: finished (kept unless --fresh), partly done (resumed) or new,
+    and the time of what is left, timed on the first pending run of each prime and model shape."""
+    import dataclasses
+
+    from lidscope.experiments.grokking.study import run_name
+    from lidscope.experiments.grokking.train import eval_steps, read_metrics
+
+    rows: list[tuple[str, str]] = []
+    times = {"training": 0.0, "evaluation": 0.0}
+    timed: dict[tuple[Any, ...], tuple[float, float]] = {}
+    for c in configs:
+        name = run_name(c)
+        done = 0
+        if not fresh:
+            try:
+                done = max((int(r["step"]) for r in read_metrics(out / name)), default=0)
+            except FileNotFoundError:
+                pass
+        left = max(0, c.steps - done)
+        state = "finished" if left == 0 else (f"resumes at step {done:,}" if done else "new")
+        rows.append((name, f"{c.steps:,} steps, {state}"))
+        if left:
+            _check_lid_points(c)
+            shape = (c.prime, c.n_layers, c.d_model, c.batch_size, c.lid, c.lid_points, c.lid_neighbors)
+            if shape not in timed:
+                timed[shape] = _time_grokking(dataclasses.replace(c))
+            per_step, per_eval = timed[shape]
+            times["training"] += per_step * left
+            times["evaluation"] += per_eval * sum(1 for s in eval_steps(c) if s > done)
+    rows.append(("output", str(out)))
+    print_plan(console, "lidscope grokking-sweep", rows, times)

@@ -175,6 +175,9 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="start every run over"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="check every run's configuration, list what is "
+                                                              "finished, resumed or new, estimate the time left "
+                                                              "(from a few timed steps), and stop"),
     ) -> None:
         """Many runs (the product of the given lists, or a fixed --plan); one figure of all of them."""
         from lidscope.experiments.grokking.study import plan_configs, study_plan
@@ -213,6 +216,15 @@ def register(app: typer.Typer) -> None:
         limit_threads(threads)
         from lidscope.experiments.grokking.study import run_name
 
+        if dry_run:
+            from ._console import make_console
+            from ._dryrun import plan_grokking_sweep
+
+            try:
+                plan_grokking_sweep(make_console(), configs, out, fresh)
+            except (ValueError, OSError) as exc:
+                _bad_input(exc)
+            raise typer.Exit(0)
         with _progress() as progress:
             state: dict[str, Any] = {}
 
