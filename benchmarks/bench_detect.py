@@ -15,8 +15,11 @@ folders) and OUT/summary.json (the table), OUT/roc.png (ROC curves of the main r
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import resource
+import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -118,11 +121,17 @@ def train(run: TrainRun, members: list[str], model: str, sizes: Sizes, out: Path
 
     torch.set_num_threads(threads)
     done = out / "train.json"
-    if done.is_file():
-        return json.loads(done.read_text())
     data = out / "members.jsonl"
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in members)
+    if done.is_file():   # a finished run is reused only for the same members and recipe
+        prev = json.loads(done.read_text())
+        if prev["run"] != run.__dict__ or not data.is_file() or data.read_text() != lines:
+            raise SystemExit(f"{out} holds a run trained on other members or with another recipe ({prev['n_members']} "
+                             f"members, {prev['run']}); this call asks for {len(members)} members, {run.__dict__}. "
+                             "Pass another --out (or the sizes it was trained with).")
+        return prev
     data.parent.mkdir(parents=True, exist_ok=True)
-    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in members))
+    data.write_text(lines)
     per_epoch = -(-len(members) // sizes.batch_size)
     cfg = FinetuneConfig(model=model, lora=run.lora, train_data=str(data), n_train=None,
                          steps=per_epoch * run.epochs, batch_size=sizes.batch_size, lr=run.lr,
@@ -170,9 +179,14 @@ def evaluate(run: TrainRun, label: str, ckpt: str, base: str, data: dict[str, di
              **{f"ood-{c}": data[c]["ood"][:sizes.n_eval_ood] for c in CORPORA if c != run.corpus}}
     settings = DetectSettings(max_length=sizes.max_length, n_points=sizes.n_points, n_neighbors=sizes.n_neighbors,
                               set_sizes=sizes.set_sizes, n_resamples=sizes.n_resamples, n_texts=None)
+    started: set[str] = set()
+
     def progress(stage: str, done: int, total: int) -> None:
-        if done == total:
-            print(f"  {time.strftime('%H:%M:%S')} {label}: {stage} done ({total})", flush=True)
+        if stage not in started or done == total:   # a stage's start and end, with the peak memory so far
+            started.add(stage)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            print(f"  {time.strftime('%H:%M:%S')} {label}: {stage} {'done' if done == total else 'started'} "
+                  f"({done}/{total}; peak RSS {peak:.1f} GB)", flush=True)
 
     res = detect(ckpt, cands, pool["reference"], base=base, settings=settings, out=out, cache=cache,
                  progress=progress)
@@ -271,15 +285,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--n-points", type=int, help="most LID points per cloud (default: every token)")
     ap.add_argument("--eval-nonmembers", type=int, help="non-members scored (default: as many as members)")
     ap.add_argument("--eval-ood", type=int, help="OOD control texts scored per other corpus (default: --ood)")
-    ap.add_argument("--checkpoints", action="append", help="evaluate only these checkpoints (epoch1, epoch3, ...)")
+    ap.add_argument("--checkpoints", action="append",
+                    help="evaluate only these checkpoints: epoch1, epoch3, ... (every run) or RUN:epochK (one run)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="runs/bench-detect")
+    ap.add_argument("--out", help="output folder (default runs/bench-detect, or runs/bench-detect-quick with --quick)")
     a = ap.parse_args(argv)
+    if hasattr(signal, "SIGUSR1"):   # `kill -USR1 PID` prints every thread's stack: where a long run spends its time
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     sizes = QUICK if a.quick else FULL
     given = {"n_members": a.members, "n_reference": a.reference, "n_ood": a.ood,
              "n_eval_nonmembers": a.eval_nonmembers, "n_eval_ood": a.eval_ood, "n_points": a.n_points}
     sizes = replace(sizes, **{k: v for k, v in given.items() if v})
-    out = Path(a.out)
+    # a separate default for --quick: a finished run's train.json is reused, so the two sizes must not share a folder
+    out = Path(a.out or ("runs/bench-detect-quick" if a.quick else "runs/bench-detect"))
     runs = [r for r in RUNS if not a.only or r.name in a.only]
     if a.quick:
         runs = [replace(r, epochs=min(r.epochs, 2)) for r in runs]
@@ -302,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for run in runs:
         info = trained[run.name]
         for label, ckpt in sorted(info["checkpoints"].items(), reverse=True):  # strongest first
-            if a.checkpoints and label not in a.checkpoints:
+            if a.checkpoints and label not in a.checkpoints and f"{run.name}:{label}" not in a.checkpoints:
                 continue
             t = time.perf_counter()
             rows += evaluate(run, label, ckpt, info["base_folder"], data, sizes, out / run.name / label, cache)

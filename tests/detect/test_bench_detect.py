@@ -23,3 +23,7 @@ def test_bench_detect_quick_lora_trains_merges_and_scores(tiny_lm, tmp_path):
     assert [r["method"] for r in s["table"]] == ["lid", "loss", "zlib", "mink", "minkpp", "ref"]
     assert set(s["table"][0]["ood_auc"]) == {"ood-wikipedia", "ood-bbc"}
     assert (tmp_path / "b" / "chitchat-lora" / "epoch1" / "detect.json").is_file()
+    # the finished run is reused only for the same members: other sizes on the same folder stop with a message
+    with pytest.raises(SystemExit, match="trained on other members"):
+        bench.main(["--quick", "--model", str(tiny_lm["base"]), "--only", "chitchat-lora", "--members", "30",
+                    "--out", str(tmp_path / "b")])

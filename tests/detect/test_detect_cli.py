@@ -31,6 +31,8 @@ def test_detect_cli_writes_the_run_folder(tiny_lm, tmp_path):
     assert d["sets"]["members"]["verdict"].startswith("member-like")
     assert d["sets"]["clean"]["verdict"] == "no detectable membership signal"
     assert "members" in r.output and "member-like" in r.output
+    page = (out / "report.html").read_text()   # the run folder's report shows the verdicts (browser: tests/report)
+    assert 'id="detect0-verdicts"' in page and d["sets"]["members"]["verdict"] in page
 
 
 def test_detect_cli_bad_input_is_a_message(tiny_lm, tmp_path):

@@ -6,8 +6,6 @@ a missing browser is a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser import browser_or_skip, open_page  # noqa: E402
 from report_runs import BASE, fake_run  # noqa: E402
 
 from lidscope.drilldown import Drilldown  # noqa: E402
@@ -22,45 +21,15 @@ from lidscope.report import write_report  # noqa: E402
 from lidscope.report.build import histogram  # noqa: E402
 from lidscope.runs import load_run  # noqa: E402
 
-CHROMIUM = os.environ.get("LIDSCOPE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
-
-
-def _browser_or_skip():
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "the playwright package is not installed (pip install playwright)"
-    if reason is None and not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set LIDSCOPE_CHROMIUM)"
-    if reason:
-        if os.environ.get("LIDSCOPE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser test required (LIDSCOPE_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory):
-    sync_playwright = _browser_or_skip()
+    browser_or_skip()
     root = tmp_path_factory.mktemp("browser")
     a = fake_run(root / "a", BASE, seed=1, points=True, model="base")
     b = fake_run(root / "b", BASE, seed=2, shift={"Ġcat": -2.0, ".": +1.0}, points=True, model="tuned")
     html = write_report([a, b], root / "report.html", min_count=10)
-    errors, requests = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
-        page.goto(html.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 6")
+    with open_page(html, min_figures=6) as (page, errors, requests):
         yield page, errors, requests, load_run(a), load_run(b), root
-        page.screenshot(path=str(root / "report.png"), full_page=True)
-        browser.close()
 
 
 def test_no_console_errors_and_no_network(opened):

@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(_D.seed, "--seed"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html (offline page)."),
     ) -> None:
         """Which of these text sets was MODEL trained on? LID shift against the base and the reference, with
         intervals, a verdict and its error rate per set, and a membership score per text; loss, zlib, Min-K%,
@@ -113,3 +114,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         print_summary(console, res)
         console.print(f"results: {out}/detect.json, texts.parquet, curves.parquet, roc.png")
+        if report:
+            from lidscope.report import write_report
+
+            console.print(f"report: {write_report([out], out / 'report.html')} (open it in a browser; works offline)")

@@ -1,7 +1,8 @@
 """The report's sections: one run, a comparison of runs, a sweep (results store), and grokking.
 
 `write_report` picks the sections from what it is given: measurement folders (or `Run` objects
-made from in-memory results), a ``compare`` folder, a results store, or a grokking output folder.
+made from in-memory results), a ``compare`` folder, a results store, a grokking output folder, or a
+`lidscope detect` run folder (or a folder holding several, e.g. a benchmark's output).
 The mean of a run, and the change between two runs, carry the replicate interval recorded with them
 (``summary["layers"][layer]["interval"]``, `lidscope.replicates.paired_comparison`); with one
 replicate they say that there is none. Token-group tables carry 95 % intervals over sequences
@@ -20,6 +21,7 @@ import numpy as np
 
 from lidscope.drilldown import MIN_COUNT, Drilldown, compare_runs, group_means
 from lidscope.errors import LIDInputError
+from lidscope.report.detect_sections import detect_sections, find_detect_folders
 from lidscope.report.page import Page, to_json
 from lidscope.runs import Run, is_run_folder, load_run
 
@@ -425,6 +427,7 @@ def build_report(inputs: Sequence[str | os.PathLike[str] | Run], title: str | No
     runs: list[Run] = []
     stores: list[Path] = []
     groks: list[Path] = []
+    detects: list[Path] = []
     for x in inputs:
         if isinstance(x, Run):
             runs.append(x)
@@ -434,17 +437,22 @@ def build_report(inputs: Sequence[str | os.PathLike[str] | Run], title: str | No
             stores.append(p)
         elif is_run_folder(p):
             runs.append(load_run(p))
+            detects.extend(find_detect_folders(p))   # e.g. RUN/detect written by `lidscope detect --out RUN/detect`
         elif (p / "compare.json").is_file():
             runs.extend(load_run(f.parent) for f in sorted(p.rglob("summary.json")) if is_run_folder(f.parent))
         elif (p / "metrics.parquet").is_file() and (p / "config.json").is_file():
             groks.append(p)
+        elif p.is_dir() and find_detect_folders(p):
+            detects.extend(find_detect_folders(p))
         else:
-            raise LIDInputError(f"{p}: not a measurement folder, compare folder, results store or grokking run.")
-    if not (runs or stores or groks):
+            raise LIDInputError(f"{p}: not a measurement folder, compare folder, results store, grokking run or "
+                                "detect folder.")
+    if not (runs or stores or groks or detects):
         raise LIDInputError("nothing to report: give at least one result folder.")
-    sub = ", ".join([r.name for r in runs[:3]] + [str(s) for s in stores + groks])
-    page = Page(title or ("lidscope report: " + (runs[0].name if len(runs) == 1 else f"{len(runs) + len(stores)} results")),
-                sub)
+    sub = ", ".join([r.name for r in runs[:3]] + [str(s) for s in stores + groks + detects[:3]])
+    page = Page(title or ("lidscope report: " + (runs[0].name if len(runs) == 1 else
+                                                 "training-data detection" if detects and not runs else
+                                                 f"{len(runs) + len(stores) + len(detects)} results")), sub)
     taken: set[str] = set()
     labels = [_label(r, taken) for r in runs]
     by_data: dict[str, list[int]] = {}
@@ -464,6 +472,8 @@ def build_report(inputs: Sequence[str | os.PathLike[str] | Run], title: str | No
         sweep_sections(page, s)
     for g in groks:
         grokking_sections(page, g)
+    for i, f in enumerate(detects):
+        detect_sections(page, f, prefix=f"detect{i}")
     return page
 
 

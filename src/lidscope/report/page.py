@@ -29,6 +29,7 @@ table.sortable th,table.sortable td{padding:3px 8px;border-bottom:1px solid #ece
 table.sortable th{cursor:pointer;background:#f0f2f5;position:sticky;top:0;user-select:none}
 table.sortable th.asc::after{content:" \\25B2";font-size:10px} table.sortable th.desc::after{content:" \\25BC";font-size:10px}
 table.sortable td.t,table.sortable th.t{text-align:left;font-family:ui-monospace,Menlo,monospace}
+.wrap table.sortable td{white-space:normal;min-width:5em} .wrap table.sortable td.t{text-align:left}
 .scroll{max-height:420px;overflow:auto;border:1px solid #eceef2;border-radius:4px}
 .up{color:#b4341f} .down{color:#1f5fb4} .flat{color:#5b6475}
 .ctx{font-family:ui-monospace,Menlo,monospace;font-size:13px;background:#f6f7f9;border-radius:6px;padding:10px;
