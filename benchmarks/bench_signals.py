@@ -33,6 +33,11 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _with_ci(x: float, ci: tuple[float, float]) -> str:
+    """``0.5 [0.01, 0.99]``: an estimate with its 95 % interval (``-`` when undefined)."""
+    return "-" if math.isnan(x) else f"{x:.2g} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(x) for x in r) + " |" for r in rows]
@@ -50,7 +55,8 @@ def _score_rows(label: str, runs: dict[str, tuple[str, Any]], groups: dict[str, 
         s = score([outcome(n, runs[n][0], runs[n][1], rule, source) for n in names])
         report[f"{label}/{group}"] = s.as_dict()
         out.append([label, source, group, s.runs, s.grokked, s.alarms, s.hits, s.early, s.late, s.missed,
-                    s.false_alarms, s.precision, s.recall, s.median_lead_050, s.median_lead_090])
+                    s.false_alarms, _with_ci(s.precision, s.precision_ci), _with_ci(s.recall, s.recall_ci),
+                    s.median_lead_050, s.median_lead_090])
     return out
 
 
@@ -108,7 +114,8 @@ def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bo
     print(f"\nchosen on the tune half: source {source}, {rule}; as planned: {psource}, {prule}; "
           f"val-loss reference: {lrule}\n")
     print(table(["rule", "series", "runs", "n", "reached 0.5", "alarms", "hits", "of which by 0.5", "late",
-                 "missed", "false alarms", "precision", "recall", "median lead to 0.5", "median lead to 0.9"],
+                 "missed", "false alarms", "precision [95 % CI]", "recall [95 % CI]", "median lead to 0.5",
+                 "median lead to 0.9"],
                 scores))
     cpu_total = sum(r[-1] for r in rows)
     print(f"\ngrokking CPU seconds, all runs: {cpu_total:.0f}")

@@ -266,9 +266,10 @@ def test_lead_time_rise_then_fall() -> None:
     assert lt.lead_050 == 300 and lt.lead_090 == 400
     assert lt.lid_peak == 17.0 and lt.lid_final == 6  # smoothed: median(17, 17.5, 15)
     assert "lead +300" in lt.describe()
-    # online signal (FALL_RULE: 20 % below the highest of the previous 5, steps 0 and 100 skipped):
-    # 15 is only 14 % below 17.5, 10 is 43 % below
-    assert lt.first_alarm == 800 and lt.alarm_lead_050 == 100 and lt.alarm_lead_090 == 200
+    # online signal (FALL_RULE: 3 values in a row below the recent high by 5 % and by 3 sqrt(2) x the
+    # series' noise, 4 measurements skipped): this fall is so steep that it inflates the online noise
+    # estimate, so the alarm comes at step 1200, after the accuracy jump (as on real runs, docs/signals.md)
+    assert lt.first_alarm == 1200 and lt.alarm_lead_050 == -300 and lt.alarm_lead_090 == -200
 
 
 def test_lead_time_without_a_fall() -> None:

@@ -128,3 +128,24 @@ def test_tie_break_lead_or_cautious():
     assert choose_rule(runs, grid=grid, prefer="cautious")[1].rel_drop == 0.3   # alarm at 400, lead 0
     with pytest.raises(ValueError, match="prefer"):
         choose_rule(runs, grid=grid, prefer="soon")
+
+
+def test_exact_interval_matches_clopper_pearson():
+    from lidscope.experiments.grokking.study import exact_interval
+
+    # closed forms at the edges: (alpha/2)^(1/n)
+    assert exact_interval(0, 4) == pytest.approx((0.0, 1 - 0.025 ** 0.25), abs=1e-9)
+    assert exact_interval(4, 4) == pytest.approx((0.025 ** 0.25, 1.0), abs=1e-9)
+    # tabulated Clopper-Pearson 95 % for 3 of 10
+    assert exact_interval(3, 10) == pytest.approx((0.0667, 0.6525), abs=1e-4)
+    assert all(math.isnan(x) for x in exact_interval(0, 0))
+    with pytest.raises(ValueError):
+        exact_interval(3, 2)
+
+
+def test_blind_runs_are_the_test_half_after_the_preregistration():
+    from lidscope.experiments.grokking.study import STUDY_BASE, blind_runs
+
+    blind = blind_runs(STUDY_PLAN, STUDY_BASE)
+    assert blind == ["mul-p97-f0.6-wd1-s0", "mul-p59-f0.5-wd1-s0", "add-p59-f0.7-wd0-s0", "sub-p97-f0.7-wd1-s0"]
+    assert blind_runs(STUDY_PLAN, STUDY_BASE, after=len(STUDY_PLAN)) == []

@@ -40,7 +40,7 @@ def test_old_run_folder_gets_a_report_without_map(tmp_path):
 @pytest.mark.parametrize("replicates", [True, False])
 def test_sweep_curve_band_signals_and_metrics(tmp_path, replicates):
     store = ResultsStore(tmp_path / "store")
-    means = [12.0, 11.9, 9.0, 8.95, 9.0, 8.98, 9.01]
+    means = [12.0, 11.9, 9.0, 8.95, 9.0, 8.98, 9.01, 8.99]  # six flat values: the default plateau window
     for i, m in enumerate(means):
         run = fake_run(tmp_path / f"ck{i}", {k: v - 12.0 + m for k, v in BASE.items()}, seed=i)
         tok = pq.read_table(run / "tokens.parquet")
@@ -49,7 +49,7 @@ def test_sweep_curve_band_signals_and_metrics(tmp_path, replicates):
         store.add_rows(f"j{i}", [{"job_id": f"j{i}", "source": "sweep", "run": "ft", "seed": 0, "step": 100 * i,
                                   "data": "d", "data_name": "d", "layer": "-1", "mean": mean, "median": mean,
                                   "std": 1.0, "settings_id": "s", "tokens_file": str(run / "tokens.parquet"), **iv}])
-    store.write_metrics("ft", [(100 * i, "eval_loss", 3.0 - 0.2 * i) for i in range(7)])
+    store.write_metrics("ft", [(100 * i, "eval_loss", 3.0 - 0.2 * i) for i in range(len(means))])
     page = build_report([tmp_path / "store"])
     data, layout = page.figures["sweep-0"]
     names = [t.get("name") for t in data]
@@ -58,7 +58,7 @@ def test_sweep_curve_band_signals_and_metrics(tmp_path, replicates):
     if replicates:  # the band is the stored replicate interval: upper ends, then back along the lower ends
         band = data[names.index("95 % interval (replicates)")]["y"]
         assert band[0] == pytest.approx(rows["mean_high"].iloc[0]) and band[-1] == pytest.approx(rows["mean_low"].iloc[0])
-        assert band[7] == pytest.approx(rows["mean_low"].iloc[-1]) and "mean LID" in names
+        assert band[len(means)] == pytest.approx(rows["mean_low"].iloc[-1]) and "mean LID" in names
     else:  # one replicate: no band (an interval over one cloud's sequences is not the mean's), and it says so
         assert not any("interval" in str(n) for n in names if n != "mean LID (one replicate: no interval)")
         assert "mean LID (one replicate: no interval)" in names

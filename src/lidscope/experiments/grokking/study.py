@@ -171,6 +171,30 @@ def outcome(name: str, half: str, rows: Sequence[Mapping[str, Any]], rule: FallR
                    None if at is None or c90 is None else c90 - at)
 
 
+def exact_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion ``k / n`` (exact: binomial tails, by bisection);
+    ``(nan, nan)`` for ``n = 0``. With a handful of runs it is wide: that width is the point."""
+    if n == 0:
+        return math.nan, math.nan
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    a = (1 - level) / 2
+
+    def tail_ge(j: int, p: float) -> float:  # P(X >= j | p), increasing in p
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(j, n + 1))
+
+    def solve(j: int, target: float) -> float:  # the p with P(X >= j | p) = target
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if tail_ge(j, mid) < target else (lo, mid)
+        return (lo + hi) / 2
+
+    low = 0.0 if k == 0 else solve(k, a)             # P(X >= k | low) = a
+    high = 1.0 if k == n else solve(k + 1, 1 - a)    # P(X <= k | high) = a
+    return low, high
+
+
 @dataclass(frozen=True)
 class Score:
     """A rule's record over a set of runs."""
@@ -188,6 +212,8 @@ class Score:
     f1: float
     median_lead_090: float     # over hits that reached COMPLETED_AT, steps
     median_lead_050: float     # over hits, steps (negative: the alarm came after the 0.5 crossing)
+    precision_ci: tuple[float, float] = (math.nan, math.nan)   # 95 % Clopper-Pearson
+    recall_ci: tuple[float, float] = (math.nan, math.nan)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,7 +232,8 @@ def score(outcomes: Sequence[Outcome]) -> Score:
     l50 = [o.lead_050 for o in outcomes if o.kind == "hit" and o.lead_050 is not None]
     return Score(len(outcomes), grokked, alarms, hits, early, kinds.count("late"), kinds.count("missed"),
                  kinds.count("false alarm"), precision, recall, f1,
-                 float(np.median(l90)) if l90 else math.nan, float(np.median(l50)) if l50 else math.nan)
+                 float(np.median(l90)) if l90 else math.nan, float(np.median(l50)) if l50 else math.nan,
+                 exact_interval(hits, alarms), exact_interval(hits, grokked))
 
 
 def _key(s: Score, rule: FallRule, prefer: str) -> tuple[float, ...]:
