@@ -127,7 +127,7 @@ def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bo
     label = {n: f"{n} ({report['runs'][n]['half']})" for n in runs}
     marks = {label[n]: (report["runs"][n]["alarm"], report["runs"][n]["val_090"]) for n in runs}
     plot_small_multiples({label[n]: r for n, (_, r) in runs.items()}, out / "figures" / "signals-grokking.png",
-                         lid_key=source, marks=marks)
+                         lid_key=source, marks=marks, mark_labels=("LID fall alarm (chosen rule)", "val acc 0.9"))
     return report
 
 
@@ -217,13 +217,21 @@ def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str,
                        summ))
     report["cpu_seconds"] = sum(s.get("cpu_seconds", 0.0) for s in summaries.values())
     print(f"\nclassifier CPU seconds, all runs: {report['cpu_seconds']:.0f}")
-    curves = {}
+    curves, marks = {}, {}
+    roles = {p.name: p.role for p in plan}
     for name, s in summaries.items():
-        lid = dict(zip(s["lid_steps"], s["lid_mean"]))
-        curves[name] = [{"step": st, "val_f1": f, "lid": lid.get(st)} for st, f in zip(s["f1_steps"], s["val_f1"])]
+        f1 = dict(zip(s["f1_steps"], s["val_f1"]))
+        label = f"{name} ({report.get(name, {}).get('role', roles.get(name))})"
+        curves[label] = [{"step": st, "val_f1": f1.get(st, math.nan), "lid": v}
+                         for st, v in zip(s["lid_steps"], s["lid_mean"])]
+        # exhaustion runs: where the chosen plateau rule fired and where F1 stopped improving; overfitting
+        # runs: the F1 peak
+        marks[label] = ((report[name]["fired"], report[name]["f1_step"]) if "fired" in report.get(name, {})
+                        else (None, report.get(name, {}).get("peak_step")))
     (out / "figures").mkdir(parents=True, exist_ok=True)
     plot_small_multiples(curves, out / "figures" / "signals-classifiers.png", lid_key="lid", metric_key="val_f1",
-                         metric_label="validation macro-F1", columns=3)
+                         metric_label="validation macro-F1", columns=3, marks=marks,
+                         mark_labels=("LID plateau (chosen rule)", "F1 peak or F1 plateau"))
     return report
 
 

@@ -85,10 +85,11 @@ def plot_sweep(runs: Mapping[str, Rows], path: str | Path, title: str = "") -> N
 
 def plot_small_multiples(runs: Mapping[str, Rows], path: str | Path, *, lid_key: str = "lid_val_mean",
                          metric_key: str = "val_acc", marks: Mapping[str, Sequence[float | None]] | None = None,
-                         metric_label: str = "val accuracy", columns: int = 4) -> None:
+                         metric_label: str = "val accuracy", columns: int = 4,
+                         mark_labels: tuple[str, str] = ("LID alarm", "event")) -> None:
     """One small panel per run: ``metric_key`` (left axis, blue) and ``lid_key`` (right axis, red)
     against step on a linear axis, step 0 included; ``marks[name]`` = (alarm step, event step) drawn as
-    a dashed black and a dotted green vertical line."""
+    a dashed black and a dotted green vertical line, named ``mark_labels`` in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +119,7 @@ def plot_small_multiples(runs: Mapping[str, Rows], path: str | Path, *, lid_key:
         ax.set_title(name, fontsize=7)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
-    fig.suptitle(f"{metric_label} (blue, left) and {lid_key} (red, right); dashed: LID alarm, dotted: event",
-                 fontsize=8)
+    fig.suptitle(f"{metric_label} (blue, left) and {lid_key} (red, right); dashed: {mark_labels[0]}, "
+                 f"dotted: {mark_labels[1]}", fontsize=8)
     fig.savefig(path, dpi=100)
     plt.close(fig)
