@@ -213,7 +213,7 @@ def classifiers(out: Path, quick: bool, analyse_only: bool = False) -> dict[str,
                          sum(e < 0 for e in fired), sum(e > 0 for e in fired)])
             report[f"plateau/{k}/{group}"] = dict(zip(["runs", "fired", "mean_abs_error", "median_error", "early",
                                                        "late"], summ[-1][2:]))
-    print("\n" + table(["rule", "runs", "n", "fired", "mean |error| (epochs)", "median error", "early", "late"],
+    print("\n" + table(["rule", "runs", "n", "fired", "mean abs error (epochs)", "median error", "early", "late"],
                        summ))
     report["cpu_seconds"] = sum(s.get("cpu_seconds", 0.0) for s in summaries.values())
     print(f"\nclassifier CPU seconds, all runs: {report['cpu_seconds']:.0f}")
