@@ -16,7 +16,7 @@ from lidscope.settings import MeasureSettings  # noqa: E402
 from lidscope.stats import UNKNOWN  # noqa: E402
 from lidscope.training.store import ResultsStore  # noqa: E402
 from lidscope.training.sweep import sweep  # noqa: E402
-from lidscope.training.uncertainty import series_noise, step_changes  # noqa: E402
+from lidscope.training.uncertainty import relative_noise, step_changes  # noqa: E402
 
 
 @pytest.mark.parametrize("r", [1, 2])
@@ -26,10 +26,10 @@ def test_sweep_rows_carry_intervals_and_paired_step_changes(run_dir, texts_file,
     df = rep.table()
     assert set(df["interval_method"]) == {"replicates"} and (df["n_replicates"] == r).all()
     if r == 1:  # one replicate: no interval of the mean, but paired step changes still have one
-        assert df["mean_se"].isna().all() and np.isnan(series_noise(df))
+        assert df["mean_se"].isna().all() and np.isnan(relative_noise(df))
     else:
         assert (df["mean_low"] < df["mean"]).all() and (df["mean"] < df["mean_high"]).all()
-        assert series_noise(df) == pytest.approx(float(np.median(df["mean_se"] / df["mean"])))
+        assert relative_noise(df) == pytest.approx(float(np.median(df["mean_se"] / df["mean"])))
         assert all(len(json.loads(x)) == 2 for x in df["replicate_means"])
         assert np.allclose([np.mean(json.loads(x)) for x in df["replicate_means"]], df["mean"])
     ch = step_changes(tmp_path / "store")
@@ -56,7 +56,7 @@ def test_rows_stored_before_the_interval_columns_still_read(tmp_path):
                              "layer": ["-1"], "mean": [7.0]}), st.rows_dir / "old.parquet")
     df = st.read()
     assert list(df["step"]) == [1, 2] and np.isnan(df["mean_se"].iloc[0]) and df["mean_se"].iloc[1] == 0.1
-    assert np.isnan(series_noise(df.iloc[:1]))
+    assert np.isnan(relative_noise(df.iloc[:1]))
 
 
 @pytest.mark.parametrize("r", [1, 2])

@@ -5,8 +5,9 @@ sequences and the same token sample, so two steps are a *paired* comparison: wit
 per-replicate differences are averaged (t-interval); with R = 1 there is no calibrated interval
 (the paired bootstrap was measured 7x too narrow, docs/statistics.md): the change is given with no
 interval and no verdict. `step_changes` gives every step
-against a base step with its interval and verdict; `series_noise` one relative noise level for a
-whole series (what `lidscope.training.signals` can take as ``noise=``).
+against a base step with its interval and verdict; `relative_noise` one relative noise level for a
+whole series (times the series' level, it is the absolute ``noise=`` that `lidscope.training.signals`
+takes).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import numpy as np
 from lidscope.training.store import ResultsStore, StoreError
 
 
-def series_noise(rows: Any) -> float:
-    """Median relative standard error of the mean (``mean_se / mean``) over store rows; ``nan``
-    when the rows carry no interval (stored before lidscope recorded one)."""
+def relative_noise(rows: Any) -> float:
+    """Median relative standard error of the mean (``mean_se / mean``, dimensionless) over store rows;
+    ``nan`` when the rows carry no interval (stored before lidscope recorded one). Not the same as
+    `lidscope.training.signals.series_noise`, which is an absolute SD estimated from the values."""
     if "mean_se" not in rows or rows["mean_se"].isna().all():
         return float("nan")
     rel = (rows["mean_se"].astype(float) / rows["mean"].astype(float)).to_numpy()
