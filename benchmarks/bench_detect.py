@@ -273,6 +273,19 @@ def markdown(rows: list[dict[str, Any]], sizes: Sizes) -> str:
 # --------------------------------------------------------------------------------------------- main
 
 
+def eval_order(runs: list[TrainRun], trained: dict[str, Any], wanted: list[str] | None) -> list[tuple[TrainRun, str]]:
+    """(run, checkpoint) pairs to evaluate: every run in order, strongest checkpoint first; with
+    ``wanted`` (``epochK`` for every run, ``RUN:epochK`` for one) only those, in the order given."""
+    pairs = [(r, lab) for r in runs for lab in sorted(trained[r.name]["checkpoints"], reverse=True)]
+    if not wanted:
+        return pairs
+
+    def rank(p: tuple[TrainRun, str]) -> int:
+        return min(i for i, w in enumerate(wanted) if w in (p[1], f"{p[0].name}:{p[1]}"))
+
+    return sorted((p for p in pairs if p[1] in wanted or f"{p[0].name}:{p[1]}" in wanted), key=rank)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes (minutes), same code path")
@@ -317,17 +330,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t_all = time.perf_counter()
     rows: list[dict[str, Any]] = []
     cache: dict[Any, Any] = {}
-    for run in runs:
+    for run, label in eval_order(runs, trained, a.checkpoints):
         info = trained[run.name]
-        for label, ckpt in sorted(info["checkpoints"].items(), reverse=True):  # strongest first
-            if a.checkpoints and label not in a.checkpoints and f"{run.name}:{label}" not in a.checkpoints:
-                continue
-            t = time.perf_counter()
-            rows += evaluate(run, label, ckpt, info["base_folder"], data, sizes, out / run.name / label, cache)
-            timings[f"detect {run.name} {label}"] = time.perf_counter() - t
-            print(f"detected {run.name} {label}: {timings[f'detect {run.name} {label}']:.0f} s", flush=True)
-            summary["table"] = rows
-            write_json(out / "summary.json", summary)
+        t = time.perf_counter()
+        rows += evaluate(run, label, info["checkpoints"][label], info["base_folder"], data, sizes,
+                         out / run.name / label, cache)
+        timings[f"detect {run.name} {label}"] = time.perf_counter() - t
+        print(f"detected {run.name} {label}: {timings[f'detect {run.name} {label}']:.0f} s", flush=True)
+        summary["table"] = rows
+        write_json(out / "summary.json", summary)
     timings["detect all"] = time.perf_counter() - t_all
     summary["table"] = rows
     write_json(out / "summary.json", summary)

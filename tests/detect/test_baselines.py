@@ -51,6 +51,20 @@ def test_chunking_does_not_change_logprobs():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
 
 
+def test_every_head_call_has_the_chunk_size():
+    """Fixed-size chunks (the last padded) keep the allocator's temporaries one size; padding is dropped."""
+    torch.manual_seed(1)
+    head = torch.nn.Linear(8, 50, bias=False)
+    shapes = []
+    head.register_forward_hook(lambda mod, inp, out: shapes.append(tuple(inp[0].shape)))
+    h = torch.randn(23, 8)
+    tgt = torch.randint(0, 50, (23,))
+    lp, mu, sd = chunked_logprobs(h, tgt, head, chunk=10)
+    assert shapes == [(10, 8)] * 3 and lp.shape == mu.shape == sd.shape == (23,)
+    full = torch.log_softmax(head(h).double(), -1)
+    np.testing.assert_allclose(lp.numpy(), full.gather(-1, tgt[:, None])[:, 0].detach().numpy(), atol=1e-12)
+
+
 def test_lowest_k_mean():
     x = np.array([5.0, -1.0, 3.0, -7.0, 0.0, 2.0, 9.0, 1.0, 4.0, 6.0])
     assert lowest_k_mean(x, 0.2) == pytest.approx(-4.0)   # two lowest: -7, -1

@@ -9,13 +9,32 @@ from pathlib import Path
 import pytest
 
 
-def test_bench_detect_quick_lora_trains_merges_and_scores(tiny_lm, tmp_path):
-    pytest.importorskip("peft")
+def _bench():
     path = Path(__file__).parents[2] / "benchmarks" / "bench_detect.py"
     spec = importlib.util.spec_from_file_location("bench_detect", path)
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench_detect"] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_eval_order_follows_the_checkpoints_asked_for():
+    bench = _bench()
+    full, lora, wiki = bench.RUNS
+    trained = {r.name: {"checkpoints": {f"epoch{e}": "x" for e in (1, 2, 3)}} for r in bench.RUNS}
+    names = lambda pairs: [f"{r.name}:{lab}" for r, lab in pairs]  # noqa: E731
+    assert names(bench.eval_order([full, lora], trained, None)) == [
+        "chitchat-full:epoch3", "chitchat-full:epoch2", "chitchat-full:epoch1",
+        "chitchat-lora:epoch3", "chitchat-lora:epoch2", "chitchat-lora:epoch1"]
+    want = ["chitchat-lora:epoch3", "chitchat-full:epoch2", "wikipedia-full:epoch3", "epoch1"]
+    assert names(bench.eval_order([full, lora, wiki], trained, want)) == [
+        "chitchat-lora:epoch3", "chitchat-full:epoch2", "wikipedia-full:epoch3",
+        "chitchat-full:epoch1", "chitchat-lora:epoch1", "wikipedia-full:epoch1"]
+
+
+def test_bench_detect_quick_lora_trains_merges_and_scores(tiny_lm, tmp_path):
+    pytest.importorskip("peft")
+    bench = _bench()
     s = bench.main(["--quick", "--model", str(tiny_lm["base"]), "--only", "chitchat-lora", "--checkpoints", "epoch1",
                     "--out", str(tmp_path / "b")])
     ck = s["trained"]["chitchat-lora"]["checkpoints"]
