@@ -16,7 +16,9 @@ Parts (``--parts``, default all):
   is estimated from the last third of the replicates; coverage and verdicts of the paired replicate
   interval (R per trial) and of the paired bootstrap (one replicate) are counted on the rest.
 * ``cost``: wall time of ``compare`` (base vs changed model, no cache) with R = 1 and with
-  R = ``--cost-replicates``, in one run; ``--cost-size quick`` times the CLI's default size.
+  R = ``--cost-replicates``, in one run, at the CLI's default size (``--cost-size quick``, the default)
+  or M = 1,000, N = 6,000 (``small``); then one ``measure`` at the sweep preset's size with both R
+  (a sweep's cost per checkpoint). Load averages and stage times are recorded with every timing.
 * ``smollm2``: the real change of docs/reproductions.md, SmolLM2-135M before and after 300 steps of
   full causal-LM fine-tuning on chit-chat train, compared with ``compare``'s default replicates
   (paired, R = ``COMPARE_N_REPLICATES``) on chit-chat, Wikipedia and BBC validation at that page's
@@ -224,7 +226,8 @@ def part_planning(s: dict, cache: Path, out: Path) -> dict:
         mb = np.array([x["means"][LAYER] for x in base.summary["replicates"]])
         mo = np.array([x["means"][LAYER] for x in other.summary["replicates"]])
         se_b = [_raw_boot(x).se for x in base.summary["replicates"]]
-        rows.append({"M": m, "N": n, "replicates": k, "seconds": [bs, os_], "mean": float(mb.mean()),
+        rows.append({"M": m, "N": n, "replicates": k, "seconds": [bs, os_], "load": os.getloadavg(),
+                     "mean": float(mb.mean()),
                      "relative_sd_mean": float(mb.std(ddof=1) / mb.mean()),
                      "relative_sd_paired_shift": float(((mo - mb) / mb).std(ddof=1)),
                      "relative_shift": float(((mo - mb) / mb).mean()),
@@ -271,21 +274,48 @@ def part_smollm2(run: Path, out: Path, cache: Path, replicates: int) -> dict:
     return rows
 
 
-def part_cost(s: dict, out: Path, replicates: int) -> dict:
-    from lidscope.measure import compare
-    from lidscope.settings import QUICK_SIZES
+def _stages(cr_or_result) -> dict:
+    """Stage times (s) of every measurement: extraction, first neighbour search, other replicates."""
+    results = ([r for ms in cr_or_result.results.values() for r in ms.values()]
+               if hasattr(cr_or_result, "results") else [cr_or_result])
+    keys = ("load_data", "extract", "neighbors", "estimates", "replicates", "total")
+    out = {k: round(sum(r.summary["timings_s"].get(k, 0.0) for r in results), 1) for k in keys}
+    out["sequences_extracted"] = [r.summary["counts"]["sequences_extracted"] for r in results]
+    out["tokens_extracted"] = [r.summary["counts"]["tokens"] for r in results]
+    return out
+
+
+def part_cost(s: dict, out: Path, replicates: int, size: str) -> dict:
+    """Wall time of ``compare`` (CLI defaults but R) with R = 1 and R = ``replicates``, in one run;
+    ``size`` ``quick``: the CLI's default M and N; else the benchmark's smaller ``cost_M``/``cost_N``.
+    Also one model's ``measure`` at the sweep preset's M and N (a sweep's cost per checkpoint)."""
+    from lidscope.measure import compare, measure
+    from lidscope.settings import QUICK_SIZES, SWEEP_SIZES
 
     folder = _finetuned(s["steps"], out)
-    sizes = {"n_sequences": s["cost_M"] or QUICK_SIZES["n_sequences"], "n_points": s["cost_N"] or QUICK_SIZES["n_points"]}
-    res = {"sizes": sizes}
+    full = s["L"] >= 128  # --quick (mechanics check): the small sizes throughout
+    sizes = dict(QUICK_SIZES) if size == "quick" and full else {"n_sequences": s["cost_M"], "n_points": s["cost_N"]}
+    res: dict = {"sizes": sizes, "models": ["minilm", str(folder)], "data": SOURCE, "cache": "none"}
     for r in (1, replicates):
-        t = time.perf_counter()
+        load0, t = os.getloadavg(), time.perf_counter()
         cr = compare(["minilm", str(folder)], [SOURCE], out=out / f"cost-R{r}", use_cache=False, n_replicates=r,
                      n_neighbors=s["L"], **sizes)
         res[f"R{r}_seconds"] = time.perf_counter() - t
-        res[f"R{r}_verdict"] = getattr(cr, "comparisons", None) and {
-            d: {m: c.sentence() for m, c in ms.items()} for d, ms in cr.comparisons.items()}
+        res[f"R{r}_load"] = [load0, os.getloadavg()]
+        res[f"R{r}_stages"] = _stages(cr)
+        res[f"R{r}_verdict"] = {d: {m: c.sentence() for m, c in ms.items()} for d, ms in cr.comparisons.items()}
+        print(json.dumps({f"R{r}": [res[f"R{r}_seconds"], res[f"R{r}_load"], res[f"R{r}_stages"]]}), flush=True)
     res["ratio"] = res[f"R{replicates}_seconds"] / res["R1_seconds"]
+    sweep_sizes = dict(SWEEP_SIZES) if full else sizes
+    for r in (1, replicates):
+        load0, t = os.getloadavg(), time.perf_counter()
+        m = measure("minilm", SOURCE, use_cache=False, n_replicates=r, n_neighbors=s["L"], figures=False, **sweep_sizes)
+        res[f"sweep_R{r}_seconds"] = time.perf_counter() - t
+        res[f"sweep_R{r}_load"] = [load0, os.getloadavg()]
+        res[f"sweep_R{r}_stages"] = _stages(m)
+        print(json.dumps({f"sweep R{r}": [res[f"sweep_R{r}_seconds"], res[f"sweep_R{r}_load"]]}), flush=True)
+    res["sweep_sizes"] = sweep_sizes
+    res["sweep_ratio"] = res[f"sweep_R{replicates}_seconds"] / res["sweep_R1_seconds"]
     return res
 
 
@@ -295,7 +325,11 @@ def main() -> None:
     ap.add_argument("--parts", default="nochange,change,planning,cost")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cost-replicates", type=int, default=3)
+    ap.add_argument("--cost-size", default="quick", choices=["quick", "small"],
+                    help="cost part: the CLI's default (quick) M and N, or the benchmark's M = 1,000, N = 6,000")
     ap.add_argument("--replicates", type=int, help="R of the smollm2 part (default: compare's default)")
+    ap.add_argument("--planning-sizes", help="planning part: MxNxK rows, comma separated (e.g. 400x4000x12; "
+                                             "default 100x1000x20,400x4000x12)")
     ap.add_argument("--smollm2-run", type=Path, default=Path("runs/smollm2-full"),
                     help="output folder of examples/finetune_shift.py holding train/checkpoint-0 and -300")
     ap.add_argument("--out", type=Path, default=Path("runs/calibration"))
@@ -304,6 +338,8 @@ def main() -> None:
 
     limit_threads(args.threads)
     s = _sizes(args.quick)
+    if args.planning_sizes:
+        s["planning"] = [tuple(int(v) for v in row.split("x")) for row in args.planning_sizes.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     global DATA
     from lidscope.extract.texts import load_texts
@@ -335,7 +371,7 @@ def main() -> None:
         results["smollm2"] = part_smollm2(args.smollm2_run, args.out, cache, args.replicates or COMPARE_N_REPLICATES)
         path.write_text(json.dumps(results, indent=1))
     if "cost" in parts:
-        results["cost"] = part_cost(s, args.out, args.cost_replicates)
+        results["cost"] = part_cost(s, args.out, args.cost_replicates, args.cost_size)
         print(json.dumps({"cost": results["cost"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
 
