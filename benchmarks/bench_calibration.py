@@ -19,6 +19,9 @@ Parts (``--parts``, default all):
   R = ``--cost-replicates``, in one run, at the CLI's default size (``--cost-size quick``, the default)
   or M = 1,000, N = 6,000 (``small``); then one ``measure`` at the sweep preset's size with both R
   (a sweep's cost per checkpoint). Load averages and stage times are recorded with every timing.
+* ``costdefault``: in one run, ``compare`` with R = 1 at the quick M and N against R = 3 at half the
+  M (same N), and a sweep checkpoint's ``measure`` with R = 1 against R = 3 at half the sweep
+  preset's M: how much a smaller M saves (and, in the replicate means, how much it moves the value).
 * ``smollm2``: the real change of docs/reproductions.md, SmolLM2-135M before and after 300 steps of
   full causal-LM fine-tuning on chit-chat train, compared with ``compare``'s default replicates
   (paired, R = ``COMPARE_N_REPLICATES``) on chit-chat, Wikipedia and BBC validation at that page's
@@ -236,6 +239,40 @@ def part_planning(s: dict, cache: Path, out: Path) -> dict:
     return {"rows": rows}
 
 
+def part_cost_default(s: dict, out: Path) -> dict:
+    """compare with R = 1 at the quick size against R = 3 at half its M (same N), and a sweep
+    checkpoint's measure with R = 1 (sweep preset) against R = 3 at half its M; in one run."""
+    from lidscope.measure import compare, measure
+    from lidscope.settings import COMPARE_N_REPLICATES, QUICK_SIZES, SWEEP_SIZES
+
+    folder = _finetuned(s["steps"], out)
+    full = s["L"] >= 128
+    small = {"n_sequences": s["cost_M"], "n_points": s["cost_N"]}
+    runs = [("compare_R1_quick", 1, dict(QUICK_SIZES) if full else small),
+            (f"compare_R{COMPARE_N_REPLICATES}_half_M", COMPARE_N_REPLICATES,
+             ({**QUICK_SIZES, "n_sequences": QUICK_SIZES["n_sequences"] // 2} if full
+              else {**small, "n_sequences": small["n_sequences"] // 2})),
+            ("sweep_R1", 1, dict(SWEEP_SIZES) if full else small),
+            ("sweep_R3_half_M", 3, ({**SWEEP_SIZES, "n_sequences": SWEEP_SIZES["n_sequences"] // 2} if full
+                                    else {**small, "n_sequences": small["n_sequences"] // 2}))]
+    res: dict = {"models": ["minilm", str(folder)], "data": SOURCE, "cache": "none"}
+    for name, r, sizes in runs:
+        load0, t = os.getloadavg(), time.perf_counter()
+        if name.startswith("compare"):
+            got = compare(["minilm", str(folder)], [SOURCE], out=out / name, use_cache=False, n_replicates=r,
+                          n_neighbors=s["L"], **sizes)
+            verdict = {d: {m: c.sentence() for m, c in ms.items()} for d, ms in got.comparisons.items()}
+        else:
+            got = measure("minilm", SOURCE, use_cache=False, n_replicates=r, n_neighbors=s["L"], figures=False, **sizes)
+            verdict = None
+        res[name] = {"R": r, "sizes": sizes, "seconds": time.perf_counter() - t, "load": [load0, os.getloadavg()],
+                     "stages": _stages(got), "verdict": verdict}
+        print(json.dumps({name: res[name]}), flush=True)
+    res["compare_ratio"] = res[runs[1][0]]["seconds"] / res[runs[0][0]]["seconds"]
+    res["sweep_ratio"] = res[runs[3][0]]["seconds"] / res[runs[2][0]]["seconds"]
+    return res
+
+
 #: docs/reproductions.md's SmolLM2 sizes: M per dataset, N = 10,000, max_length 64.
 SMOLLM2_DATA = {"chitchat:validation": 600, "wikipedia:validation": 250, "bbc:validation": 250}
 SMOLLM2_SIZES = {"n_points": 10_000, "max_length": 64, "n_neighbors": 128}
@@ -369,6 +406,10 @@ def main() -> None:
         from lidscope.settings import COMPARE_N_REPLICATES
 
         results["smollm2"] = part_smollm2(args.smollm2_run, args.out, cache, args.replicates or COMPARE_N_REPLICATES)
+        path.write_text(json.dumps(results, indent=1))
+    if "costdefault" in parts:
+        results["cost_default"] = part_cost_default(s, args.out)
+        print(json.dumps({"cost_default": results["cost_default"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
     if "cost" in parts:
         results["cost"] = part_cost(s, args.out, args.cost_replicates, args.cost_size)

@@ -66,12 +66,13 @@ BATCH_SIZE = 64
 MAX_BATCH_TOKENS = 16_384
 
 #: R: independent replicates of a measurement (own sequence and token sample each, same M and N).
-#: 1 keeps one measurement; its interval is then the cluster bootstrap over sequences
-#: (docs/statistics.md says when that is calibrated and how the defaults were chosen).
+#: 1 keeps one measurement, its mean without an interval (the cluster bootstrap over sequences was
+#: measured 15x too narrow; docs/statistics.md says how the defaults were chosen).
 N_REPLICATES = 1
 #: R of ``compare`` (and of the CLI's ``lidscope compare``): paired replicates of every model. 3 is the
 #: smallest R whose t-interval was calibrated here; the paired bootstrap of one replicate was measured
-#: 7x too narrow (docs/statistics.md). Cost: 1.75x one replicate (M = 1,000, N = 6,000, measured).
+#: 7x too narrow (docs/statistics.md). Cost at the quick size: 2.12x one replicate (measured; not cut by a
+#: smaller M, which changes the measured value: docs/statistics.md, "Cost, and the defaults").
 COMPARE_N_REPLICATES = 3
 
 #: M (sequences) and N (points) of each preset.

@@ -159,3 +159,23 @@ def test_estimate_into_a_file_path_is_a_clear_message(tmp_path):
                         env={"COLUMNS": "400", "NO_COLOR": "1"})
     text = " ".join(res.output.split())
     assert res.exit_code == 2 and "cannot write the results" in text and "Traceback" not in text
+
+
+def test_cli_compare_uses_the_quick_sizes_and_paired_replicates(monkeypatch):
+    import lidscope.measure as lm
+
+    seen = {}
+
+    def fake_compare(models, data, **kw):
+        seen.update(kw)
+        return lm.CompareResult({})
+
+    monkeypatch.setattr(lm, "compare", fake_compare)
+    res = RUNNER.invoke(app, ["compare", "minilm", "minilm", "-q"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    # the quick preset's M and N (the same quantity as `lidscope measure`), with paired replicates
+    assert (seen["n_sequences"], seen["n_points"]) == (S.QUICK.n_sequences, S.QUICK.n_points)
+    assert seen["n_replicates"] == S.COMPARE_N_REPLICATES > 1
+    assert f"quick defaults M = {S.QUICK.n_sequences:,}" in res.output
+    RUNNER.invoke(app, ["compare", "minilm", "minilm", "-q", "-M", "300", "-R", "1"])
+    assert (seen["n_sequences"], seen["n_replicates"]) == (300, 1)

@@ -2,10 +2,13 @@
 
 The table holds replicate spreads measured on the bundled models (``benchmarks/bench_calibration.py``,
 ``docs/statistics.md``): the relative standard deviation of one replicate's mean LID, and of one
-replicate's paired relative shift between a model and a slightly changed copy (MiniLM after 20
-masked-LM steps). Between and beyond the measured sizes the noise is interpolated as a power law
-in N (fitted per model); M is taken to grow with N as in every preset (N / M between 6 and 10).
-The noise of R replicates is the table's divided by sqrt(R).
+replicate's paired relative shift between a model and a changed copy (MiniLM after 20 masked-LM
+steps; SmolLM2 after 300 fine-tuning steps). Between and beyond the measured sizes the noise is
+interpolated as a power law in N fitted per model over its rows (rows of several datasets at one N
+are averaged on a log scale; with a single N the slope is taken as -1/2, an assumption). The paired
+shift's noise hardly fell from N = 2,000 to 4,000 on MiniLM (4.5 % to 4.3 %): part of it is real
+variation of the shift between samples of sequences. The noise of R replicates is the table's
+divided by sqrt(R).
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ NOISE_TABLE: tuple[NoiseRow, ...] = (
     NoiseRow("minilm", "chitchat:validation (pool of 3,000)", 200, 2000, 240, 0.1194, 0.0446,
              "benchmarks/bench_calibration.py --parts nochange,change (paired: 60 replicates against "
              "MiniLM after 20 masked-LM steps)"),
+    NoiseRow("minilm", "chitchat:validation (pool of 3,000)", 400, 4000, 12, 0.0893, 0.0432,
+             "benchmarks/bench_calibration.py --parts planning --planning-sizes 400x4000x12 (paired against "
+             "MiniLM after 20 masked-LM steps)"),
+    # three replicates each (2 degrees of freedom: each sd known to within a factor of about 2)
+    NoiseRow("smollm2", "chitchat:validation", 600, 10000, 3, 0.0410, 0.0100,
+             "benchmarks/bench_calibration.py --parts smollm2 (paired against step 300 of the "
+             "reproductions.md full fine-tuning; max_length 64)"),
+    NoiseRow("smollm2", "wikipedia:validation", 250, 10000, 3, 0.0120, 0.0229,
+             "benchmarks/bench_calibration.py --parts smollm2 (as above)"),
+    NoiseRow("smollm2", "bbc:validation (all 203 articles: token samples only)", 250, 10000, 3, 0.0096, 0.0066,
+             "benchmarks/bench_calibration.py --parts smollm2 (as above)"),
 )
 
 
@@ -61,8 +75,9 @@ def expected_noise(
 
     Args:
         n_points: N per replicate.
-        n_replicates: R (the interval is then a t-interval with R - 1 degrees of freedom; with
-            R = 1 it is the bootstrap, and the normal quantile is used).
+        n_replicates: R (the interval is then a t-interval with R - 1 degrees of freedom). With
+            R = 1 a run reports no interval and no verdict (the bootstrap was withdrawn), so the
+            smallest detectable shift is NaN; the standard errors still say how far one run may be off.
         model: a model of the table (``minilm``, ``smollm2``).
         n_sequences: M, recorded only (the table's M grows with N).
 
@@ -79,12 +94,13 @@ def expected_noise(
     sd_mean = _fit(rows, "relative_sd_mean", n_points)
     sd_pair = _fit(rows, "relative_sd_paired", n_points)
     se_mean, se_pair = sd_mean / math.sqrt(n_replicates), sd_pair / math.sqrt(n_replicates)
-    df = n_replicates - 1 if n_replicates > 1 else math.inf
     sizes = sorted(r.n_points for r in rows)
+    detectable = (smallest_detectable_change(se_pair, n_replicates - 1, level, POWER) if n_replicates > 1
+                  else math.nan)  # one replicate: no interval, no verdict
     return {
         "model": model, "n_points": n_points, "n_sequences": n_sequences, "n_replicates": n_replicates,
         "relative_se_mean": se_mean, "relative_se_paired_shift": se_pair,
-        "smallest_detectable_shift": smallest_detectable_change(se_pair, df, level, POWER),
+        "smallest_detectable_shift": detectable,
         "extrapolated": not sizes[0] <= n_points <= sizes[-1],
         "rows": [asdict(r) for r in rows],
     }
