@@ -10,6 +10,10 @@
    (a run with a ``summary.json`` is not re-run). Plateau parameters are chosen on the ``fit`` runs and
    reported on the ``report`` runs.
 
+3. ``--extend-p97 STEPS`` (post hoc, alone): continue the plan's p = 97 runs, censored at the study's budget,
+   to STEPS in copies under ``--extend-out`` (the study's folders are read, never written) and score the
+   shipped FALL_RULE on them, unchanged (docs/signals.md, "Censored runs, extended").
+
 Everything runs single-threaded (``--threads``, default 1). Figures go to ``OUT/figures``.
 """
 
@@ -131,6 +135,111 @@ def grokking(out: Path, quick: bool, n_runs: int | None = None, analyse_only: bo
     return report
 
 
+#: Order in which `--extend-p97` extends the censored runs (the false alarm first).
+EXTEND_ORDER = ("*", "+", "-", "/")
+
+
+def extend_censored(out: Path, ext: Path, steps: int, quick: bool, analyse_only: bool = False) -> dict[str, Any]:
+    """Continue the plan's runs of its largest prime (p = 97: none reached 0.5 in 600 steps) to ``steps``
+    in copies under ``ext`` and score the shipped FALL_RULE (not re-chosen) at both budgets."""
+    import os
+
+    from lidscope.experiments.grokking.plots import plot_small_multiples
+    from lidscope.experiments.grokking.study import (FALL_RULE_RUNS_1_8, FALL_SOURCE, blind_runs, outcome,
+                                                     plan_configs, run_name, study_plan)
+    from lidscope.experiments.grokking.sweep import extend_runs
+    from lidscope.experiments.grokking.train import read_metrics
+    from lidscope.training.signals import FALL_RULE
+
+    plan, base = study_plan("quick-study" if quick else "study")
+    top = max(p.prime for p in plan)
+    pairs = sorted([(p, c) for p, c in plan_configs(plan, base) if p.prime == top],
+                   key=lambda pc: EXTEND_ORDER.index(pc[0].op))
+    load_log = ext / "load.jsonl"
+    if not analyse_only:
+        ext.mkdir(parents=True, exist_ok=True)
+
+        def log_eval(row: dict[str, Any]) -> None:
+            load = os.getloadavg()[0]
+            with load_log.open("a") as f:
+                f.write(json.dumps({"run": current[0], "step": row["step"], "load1": load}) + "\n")
+            print(f"  step {row['step']}: val acc {row['val_acc']:.3f}, train LID {row['lid_train_mean']:.2f}, "
+                  f"load {load:.2f}", file=sys.stderr, flush=True)
+
+        current = [""]
+
+        def on_run(c: Any) -> None:
+            current[0] = run_name(c)
+            _log_load(c)
+
+        for p, c in pairs:  # one at a time, so a cut-short extension keeps the finished runs
+            extend_runs([c], out / "grokking", ext / "grokking", steps, on_run=on_run, on_eval=log_eval)
+    loads: dict[str, list[float]] = {}
+    if load_log.exists():
+        for line in load_log.read_text().splitlines():
+            d = json.loads(line)
+            loads.setdefault(d["run"], []).append(d["load1"])
+    report: dict[str, Any] = {"steps": steps, "rule": FALL_RULE.__dict__, "source": FALL_SOURCE, "runs": {}}
+    table_rows, curves, marks = [], {}, {}
+    for p, c in pairs:
+        name = run_name(c)
+        if not (ext / "grokking" / name / "metrics.parquet").exists():
+            continue
+        rows = [r for r in read_metrics(ext / "grokking" / name) if r["step"] <= steps]
+        short = [r for r in rows if r["step"] <= c.steps]
+        o_short, o_ext = (outcome(name, p.half, r, FALL_RULE, FALL_SOURCE) for r in (short, rows))
+        old = outcome(name, p.half, rows, FALL_RULE_RUNS_1_8, FALL_SOURCE)
+        later = [r for r in rows if r["step"] > c.steps]
+        cpu = sum(r["eval_cpu_seconds"] + r["lid_cpu_seconds"] for r in later)
+        wall = sum(r["eval_seconds"] + r["lid_seconds"] for r in later)
+        if later:
+            cpu += later[-1]["train_cpu_seconds"] - short[-1]["train_cpu_seconds"]
+            wall += later[-1]["train_seconds"] - short[-1]["train_seconds"]
+        load = loads.get(name, [])
+        load_range = f"{min(load):.1f}-{max(load):.1f}" if load else None
+        report["runs"][name] = {"half": p.half, "steps_done": rows[-1]["step"], "final_val_acc": o_ext.final_val_acc,
+                                "at_budget": o_short.as_dict(), "extended": o_ext.as_dict(),
+                                "rule_of_runs_1_8": old.as_dict(), "extension_cpu_seconds": cpu,
+                                "extension_wall_seconds": wall, "load1_range": load_range}
+        table_rows.append([name, p.half, rows[-1]["step"], round(o_ext.final_val_acc, 3), o_ext.val_050,
+                           o_ext.val_090, o_ext.alarm, o_short.kind, o_ext.kind, o_ext.lead_050, o_ext.lead_090,
+                           old.alarm, old.kind, round(cpu, 1), round(wall), load_range])
+        curves[name] = rows
+        marks[name] = (o_ext.alarm, o_ext.val_050, o_ext.val_090, c.steps)
+    # post hoc: the study's halves scored again with these runs at the longer budget, every other run at its own
+    mixed: dict[str, tuple[str, Any]] = {}
+    for p, c in plan_configs(plan, base):
+        name = run_name(c)
+        if name in curves and curves[name][-1]["step"] == steps:
+            mixed[name] = (p.half, curves[name])
+        elif (out / "grokking" / name / "metrics.parquet").exists():
+            mixed[name] = (p.half, [r for r in read_metrics(out / "grokking" / name) if r["step"] <= c.steps])
+    blind = [n for n in blind_runs(plan, base) if n in mixed]
+    groups = {"tune": [n for n, (h, _) in mixed.items() if h == "tune"],
+              "test": [n for n, (h, _) in mixed.items() if h == "test"], "test, blind": blind, "all": list(mixed)}
+    scores = _score_rows("shipped FALL_RULE", mixed, groups, FALL_RULE, FALL_SOURCE, report.setdefault("rescored", {}))
+    for name, r in curves.items():
+        a = report["runs"][name]["extended"]["alarm"]
+        report["runs"][name]["val_acc_at_alarm"] = next((x["val_acc"] for x in r if x["step"] == a), None)
+    print(f"\n## Censored runs, extended to {steps} steps (shipped FALL_RULE on {FALL_SOURCE}, not re-chosen)\n")
+    print(table(["run", "half", "steps done", "final val acc", "val>=0.5", "val>=0.9", "alarm", "outcome at the budget",
+                 "outcome extended", "lead to 0.5", "lead to 0.9", "alarm, rule of runs 1-8", "outcome, rule of runs 1-8",
+                 "extension CPU s", "extension wall s", "load average"], table_rows))
+    print(f"\nval acc at the alarm: " + ", ".join(f"{n} {_fmt(d.get('val_acc_at_alarm'))}"
+                                                 for n, d in report["runs"].items()))
+    print(f"\n## The study's halves re-scored post hoc: these runs at {steps} steps, the others at their budget\n")
+    print(table(["rule", "series", "runs", "n", "reached 0.5", "alarms", "hits", "of which by 0.5", "late", "missed",
+                 "false alarms", "precision [95 % CI]", "recall [95 % CI]", "median lead to 0.5",
+                 "median lead to 0.9"], scores))
+    if curves:
+        (ext / "figures").mkdir(parents=True, exist_ok=True)
+        plot_small_multiples(curves, ext / "figures" / "signals-grokking-extended.png", lid_key=FALL_SOURCE,
+                             marks=marks, columns=4,
+                             mark_labels=("FALL_RULE alarm", "val acc 0.5", "val acc 0.9", "the study's budget"))
+    (ext / "extended.json").write_text(json.dumps(report, indent=1, default=str))
+    return report
+
+
 def _log_load(what: Any) -> None:
     """Print the load average when a run starts (timings on a shared machine need it beside them)."""
     import os
@@ -243,6 +352,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--only", choices=("grokking", "classifiers"), help="run one part")
     ap.add_argument("--grok-runs", type=int, help="only the first N runs of the grokking plan (both halves)")
     ap.add_argument("--analyse-only", action="store_true", help="tables from the finished runs in OUT; run nothing")
+    ap.add_argument("--extend-p97", type=int, metavar="STEPS",
+                    help="continue the plan's p = 97 runs (censored at 600 steps) to STEPS in copies under "
+                         "--extend-out and score the shipped FALL_RULE on them (resumable); nothing else runs")
+    ap.add_argument("--extend-out", help="folder of the extended copies (default OUT/extended)")
     a = ap.parse_args(argv)
     from lidscope.threads import limit_threads
 
@@ -250,6 +363,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
+    if a.extend_p97:
+        ext = Path(a.extend_out) if a.extend_out else out / "extended"
+        return {"extended": extend_censored(out, ext, a.extend_p97, a.quick, a.analyse_only)}
     if a.only in (None, "grokking"):
         report["grokking"] = grokking(out, a.quick, a.grok_runs, a.analyse_only)
     if a.only in (None, "classifiers"):

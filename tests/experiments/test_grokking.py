@@ -21,7 +21,7 @@ from lidscope.experiments.grokking.data import (
     vocab_size,
 )
 from lidscope.experiments.grokking.model import GrokTransformer, ModelConfig
-from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, run_dir, run_sweep, sweep_configs
+from lidscope.experiments.grokking.sweep import SWEEP_FIGURE, extend_runs, run_dir, run_sweep, sweep_configs
 from lidscope.experiments.grokking.train import (
     CHECKPOINT_DIR,
     GrokConfig,
@@ -248,6 +248,54 @@ def test_sweep(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="distinct"):  # the data-dependent check, before anything runs
         run_sweep([dataclasses.replace(base, train_fraction=0.9, lid_points=200)], tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_extend_runs_continues_a_copy(quick_run: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    _, rows = quick_run
+    short = quick_config(steps=20)
+    src, dst = tmp_path / "study", tmp_path / "extended"
+    run(short, run_dir(src, short), figure=False)
+    before = (run_dir(src, short) / CHECKPOINT_DIR / "state.safetensors").read_bytes()
+    extended = extend_runs([short], src, dst, 30)
+    # the copy continued to 30 steps is the uninterrupted 30-step run; the study's folder is untouched
+    assert _science(extended["add-p23-f0.5-wd1-s0"]) == _science(rows)
+    assert [r["step"] for r in read_metrics(run_dir(src, short))] == [0, 10, 20]
+    assert (run_dir(src, short) / CHECKPOINT_DIR / "state.safetensors").read_bytes() == before
+    seen: list[int] = []  # a finished extension is only re-read
+    again = extend_runs([short], src, dst, 30, on_eval=lambda r: seen.append(r["step"]))
+    assert seen == [] and _science(again["add-p23-f0.5-wd1-s0"]) == _science(rows)
+
+
+def test_small_multiples_draw_every_mark(saved_figures, tmp_path: Path) -> None:
+    from lidscope.experiments.grokking.plots import plot_small_multiples
+
+    rows = [{"step": s, "val_acc": s / 40, "lid_val_mean": 10 - s / 10} for s in range(0, 50, 10)]
+    plot_small_multiples({"a": rows, "b": rows}, tmp_path / "m.png", marks={"a": (10, 20, None, 40)},
+                         mark_labels=("alarm", "acc 0.5", "acc 0.9", "budget"))
+    fig = saved_figures[0]
+    panel_a, panel_b = [ax for ax in fig.axes if ax.get_title() in ("a", "b")]
+    vertical = [(ln.get_xdata()[0], ln.get_linestyle()) for ln in panel_a.lines[1:]]
+    assert vertical == [(10, "--"), (20, ":"), (40, "-.")] and len(panel_b.lines) == 1
+    assert "dash-dot grey: budget" in fig._suptitle.get_text()
+
+
+def test_extend_runs_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lidscope.experiments.grokking import train
+
+    short = quick_config(steps=10, lid=False)
+    src = tmp_path / "study"
+    with pytest.raises(ValueError, match="finish the study's runs first"):
+        extend_runs([short], src, tmp_path / "ext", 20)
+    run(dataclasses.replace(short, steps=5), run_dir(src, short), figure=False)  # stopped before its budget
+    with pytest.raises(ValueError, match="checkpoint at step 5"):
+        extend_runs([short], src, tmp_path / "ext", 20)
+    with pytest.raises(ValueError, match="does not extend"):
+        extend_runs([short], src, tmp_path / "ext", 10)
+    # a schedule that depends on the total budget (cosine decay) makes a resumed run a different run
+    monkeypatch.setattr(train, "lr_at", lambda c, s: c.lr * (1 + math.cos(math.pi * s / c.steps)) / 2)
+    with pytest.raises(ValueError, match="run it fresh"):
+        extend_runs([short], src, tmp_path / "ext", 20)
+    assert not (tmp_path / "ext").exists()
 
 
 # ---------------------------------------------------------------- analysis

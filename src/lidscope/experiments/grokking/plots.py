@@ -83,13 +83,19 @@ def plot_sweep(runs: Mapping[str, Rows], path: str | Path, title: str = "") -> N
     plt.close(fig)
 
 
+#: Vertical marks of `plot_small_multiples`, in order: colour, line style, name in the title.
+MARK_STYLES = (("k", "--", "dashed"), ("C2", ":", "dotted"), ("C1", ":", "dotted orange"),
+               ("0.5", "-.", "dash-dot grey"))
+
+
 def plot_small_multiples(runs: Mapping[str, Rows], path: str | Path, *, lid_key: str = "lid_val_mean",
                          metric_key: str = "val_acc", marks: Mapping[str, Sequence[float | None]] | None = None,
                          metric_label: str = "val accuracy", columns: int = 4,
-                         mark_labels: tuple[str, str] = ("LID alarm", "event")) -> None:
+                         mark_labels: Sequence[str] = ("LID alarm", "event")) -> None:
     """One small panel per run: ``metric_key`` (left axis, blue) and ``lid_key`` (right axis, red)
-    against step on a linear axis, step 0 included; ``marks[name]`` = (alarm step, event step) drawn as
-    a dashed black and a dotted green vertical line, named ``mark_labels`` in the title."""
+    against step on a linear axis, step 0 included; ``marks[name]`` = (alarm step, event step, ...) drawn
+    as vertical lines (dashed black, dotted green, dotted orange, dash-dot grey: up to four), named
+    ``mark_labels`` in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,13 +119,13 @@ def plot_small_multiples(runs: Mapping[str, Rows], path: str | Path, *, lid_key:
         twin.plot(steps, [r.get(lid_key) for r in rows], "-", marker=".", ms=2, color="C3", lw=1)
         twin.set_ylim(0, lid_max * 1.05)
         twin.tick_params(labelsize=6, colors="C3")
-        for step, style in zip((marks or {}).get(name, ()), (("k", "--"), ("C2", ":"))):
+        for step, style in zip((marks or {}).get(name, ()), MARK_STYLES):
             if step is not None:
                 ax.axvline(step, color=style[0], ls=style[1], lw=1)
         ax.set_title(name, fontsize=7)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
-    fig.suptitle(f"{metric_label} (blue, left) and {lid_key} (red, right); dashed: {mark_labels[0]}, "
-                 f"dotted: {mark_labels[1]}", fontsize=8)
+    named = ", ".join(f"{style[2]}: {label}" for style, label in zip(MARK_STYLES, mark_labels))
+    fig.suptitle(f"{metric_label} (blue, left) and {lid_key} (red, right); {named}", fontsize=8)
     fig.savefig(path, dpi=100)
     plt.close(fig)

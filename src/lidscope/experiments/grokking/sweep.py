@@ -12,7 +12,8 @@ from typing import Any
 from ...outputs import write_json
 from .data import POSITION_SETS, distinct_prefixes, make_data
 from .study import run_name
-from .train import GrokConfig, analyse, lid_cost, run
+from . import train as _train
+from .train import CHECKPOINT_DIR, GrokConfig, analyse, lid_cost, load_checkpoint, read_metrics, run
 
 SWEEP_FIGURE = "grokking-sweep.png"
 SWEEP_SUMMARY = "sweep.json"
@@ -141,3 +142,65 @@ def write_sweep_outputs(out: Path, configs: dict[str, GrokConfig], results: dict
     write_json(out / SWEEP_SUMMARY, summary, indent=1)
     marks = {name: (r["fall_alarm"], (r["lead_time"] or {}).get("val_acc_090")) for name, r in runs.items()}
     plot_small_multiples(results, out / SWEEP_FIGURE, marks=marks)
+
+
+#: Metrics columns that must not change when a finished run is extended (timings may).
+SCIENCE_COLUMNS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lid_train_mean", "lid_val_mean")
+
+
+def extend_runs(
+    configs: Sequence[GrokConfig],
+    source: str | Path,
+    out: str | Path,
+    steps: int,
+    *,
+    on_run: Callable[[GrokConfig], None] | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Continue finished runs of ``source`` to ``steps`` in copies under ``out``; ``source`` is not touched.
+
+    Each run of ``source`` must have finished its own budget (``config.steps``). Its folder is copied to
+    ``out`` (once: a copy already there is resumed, so an interrupted extension continues) and trained on
+    from its checkpoint. Refuses (``ValueError``) when a run is not finished, when the learning-rate
+    schedule of the first ``config.steps`` steps would differ under the longer budget (then the extension
+    would not be a continuation: run it fresh instead), or when the extended run's first ``config.steps``
+    steps differ from the source's. Returns ``{run name: metrics rows up to steps}``.
+    """
+    import shutil
+
+    source, out = Path(source), Path(out)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for config in configs:
+        name = run_name(config)
+        if steps <= config.steps:
+            raise ValueError(f"{name}: --steps {steps} does not extend its budget of {config.steps} steps")
+        longer = dataclasses.replace(config, steps=steps)
+        if any(_train.lr_at(config, s) != _train.lr_at(longer, s) for s in range(config.steps)):
+            raise ValueError(f"{name}: the learning-rate schedule depends on the total number of steps, so a "
+                             f"resumed run is not the start of a {steps}-step run: run it fresh in a new folder")
+        src = source / name
+        saved = load_checkpoint(src)
+        if saved is None or int(saved[0]["step"]) != config.steps:
+            done = "no checkpoint" if saved is None else f"a checkpoint at step {saved[0]['step']}"
+            raise ValueError(f"{src} holds {done}, not a run finished at its budget of {config.steps} steps: "
+                             "finish the study's runs first")
+        dst = out / name
+        if not (dst / CHECKPOINT_DIR).exists():
+            tmp = out / (name + ".copying")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            shutil.rmtree(dst, ignore_errors=True)
+            tmp.rename(dst)
+        if on_run:
+            on_run(longer)
+        rows = run(longer, dst, on_eval=on_eval)
+        before = [r for r in read_metrics(src) if r["step"] <= config.steps]
+        if _science(rows[: len(before)]) != _science(before):
+            raise ValueError(f"{dst}: its first {config.steps} steps differ from {src}'s: the extension is not "
+                             "a continuation of the study's run")
+        results[name] = rows
+    return results
+
+
+def _science(rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(r.get(k) for k in SCIENCE_COLUMNS) for r in rows]
