@@ -291,8 +291,9 @@ def part_smollm2(run: Path, out: Path, cache: Path, replicates: int) -> dict:
     rows = {}
     for spec, m in SMOLLM2_DATA.items():
         t = time.perf_counter()
-        cr = compare([str(base), str(tuned)], [spec], model_names=["base", "step-300"], out=out / "smollm2" / spec.split(":")[0],
-                     cache_dir=cache, n_sequences=m, n_replicates=replicates, **SMOLLM2_SIZES)
+        cr = compare([str(base), str(tuned)], [spec], model_names=["base", "step-300"],
+                     out=out / "smollm2" / spec.split(":")[0], cache_dir=cache, n_sequences=m,
+                     n_replicates=replicates, **SMOLLM2_SIZES)
         secs = time.perf_counter() - t
         (label, ms), = cr.results.items()
         c = cr.comparisons[label]["step-300"]

@@ -168,6 +168,20 @@ def test_violin_error_bars_show_the_intervals():
     assert spans == [(6.5, 7.1), (7.9, 8.3)]
 
 
+@pytest.mark.parametrize("bars", [{"a": (7.9, 8.3), "b": (6.5, 7.1)}, {"a": (np.nan, np.nan), "b": None}])
+def test_violin_label_says_what_the_bar_is_or_that_there_is_none(tmp_path, saved_figures, bars):
+    from lidscope.plots import plot_compare
+
+    rng = np.random.default_rng(0)
+    plot_compare({"d": {"a": rng.normal(8, 1, 200), "b": rng.normal(7, 1, 200)}}, tmp_path / "v.png",
+                 intervals={"d": bars})
+    label = saved_figures[-1].axes[0].get_ylabel()
+    if bars["b"] is None:
+        assert "one replicate: no interval" in label and "red bar" not in label
+    else:
+        assert "red bar: 95 % interval of the mean over replicates" in label
+
+
 def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
     from typer.testing import CliRunner
 

@@ -117,8 +117,11 @@ def plot_compare(
         if len(groups) > 1 or dataset not in title:  # the figure title may already name the only dataset
             ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("local dimension (white dot = mean" + (", red bar = its 95 % interval)" if intervals
-                                                                  else ")"))
+    bars_drawn = any(iv is not None and np.all(np.isfinite(iv)) for ms in (intervals or {}).values()
+                     for iv in ms.values())
+    axes[0][0].set_ylabel("local dimension (violin and white dot: replicate 0's points;\nred bar: 95 % interval "
+                          "of the mean over replicates)" if bars_drawn else
+                          "local dimension (white dot = mean;\none replicate: no interval of the mean)")
     fig.suptitle(title)
     path = _save(fig, path)
     plt.close(fig)

@@ -71,8 +71,9 @@ MAX_BATCH_TOKENS = 16_384
 N_REPLICATES = 1
 #: R of ``compare`` (and of the CLI's ``lidscope compare``): paired replicates of every model. 3 is the
 #: smallest R whose t-interval was calibrated here; the paired bootstrap of one replicate was measured
-#: 7x too narrow (docs/statistics.md). Cost at the quick size: 2.12x one replicate (measured; not cut by a
-#: smaller M, which changes the measured value: docs/statistics.md, "Cost, and the defaults").
+#: 7x too narrow (docs/statistics.md). Cost at the quick size: 1.60x and 2.12x one replicate (two
+#: timings); not cut by a smaller M, which changes the measured value (docs/statistics.md, "Cost, and
+#: the defaults").
 COMPARE_N_REPLICATES = 3
 
 #: M (sequences) and N (points) of each preset.

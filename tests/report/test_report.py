@@ -142,3 +142,10 @@ def test_comparison_verdict_comes_from_the_replicates(tmp_path, means_b):
     # first case: the replicates straddle 0 although every point moved down by 1: no detectable change
     assert (c.verdict == "no detectable change") == (means_b[0] == 10.0)
     assert "clouds held fixed" in html
+    r = CliRunner().invoke(app, ["tokens", str(a), "--compare", str(b)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    assert "clouds held fixed" in r.output
+    if len(means_b) == 1:
+        assert "change between the runs: no interval (one replicate" in r.output
+    else:
+        assert f"change between the runs: {c.sentence()}" in r.output

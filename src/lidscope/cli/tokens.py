@@ -65,10 +65,17 @@ def tokens_command(
             mv = compare_runs(r, load_run(compare), layer, layer, by=by.split(",")[0] if by in TABLES else "type",
                               min_count=min_count)
             o = mv.overall
-            console.print(f"[bold]{r.name}[/] -> [bold]{compare}[/]: mean LID {o['diff']:+.3f} "
+            console.print(f"[bold]{r.name}[/] -> [bold]{compare}[/]: mean LID of these points {o['diff']:+.3f} "
                           f"[{o['lo']:+.3f}, {o['hi']:+.3f}] ({o['rel']:+.1%}), "
                           f"{'paired by position' if mv.paired else 'unpaired (different positions)'}, "
-                          f"{mv.n_matched:,} matched points")
+                          f"{mv.n_matched:,} matched points; interval over sequences, clouds held fixed: it ranks "
+                          "token types, it is not the change between the runs")
+            from lidscope.report.build import run_change
+
+            c = run_change(r, load_run(compare), layer)
+            console.print("change between the runs: " + (
+                f"{c.sentence()} ({c.method}, {c.difference.n} replicates)" if c is not None and c.difference.known
+                else "no interval (one replicate; --replicates 3 gives one, docs/statistics.md)"))
             cols = ["group", "count", "mean_a", "mean_b", "diff", "lo", "hi", "rel"]
             _print(console, "moved most (95 % interval of the change excludes 0)", mv.moved().head(top)[cols])
             _print(console, "no detectable change (narrowest intervals)", mv.steady(top)[cols])
