@@ -1,8 +1,8 @@
 """Training-data detection benchmark: fine-tune the bundled SmolLM2 on a known member subset, then ask
 `lidscope.detect` (LID and the score-based baselines) which texts / which sets were trained on.
 
-    python benchmarks/bench_detect.py --quick              # tiny sizes, same code path (a few minutes)
-    python benchmarks/bench_detect.py                      # full size (about 1 hour on an idle 2-core CPU, estimated)
+    python benchmarks/bench_detect.py --quick              # tiny sizes, same code path (7 min measured, load 2-4)
+    python benchmarks/bench_detect.py                      # full size (about 2 h at measured rates; estimate)
     python benchmarks/bench_detect.py --only chitchat-full # one training run (see RUNS) and its detection
 
 Each run: members (trained on) and same-distribution non-members drawn from one shuffled pool of the

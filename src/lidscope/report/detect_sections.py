@@ -114,8 +114,8 @@ def detect_sections(page: Page, folder: Path, prefix: str = "detect0") -> None:
     texts = pq.read_table(folder / "texts.parquet").to_pandas()
     st = d["settings"]
     base = (d.get("base") or {}).get("name")
-    page.section(f"Training-data detection: {d['model']['name']}", sid=f"{prefix}-summary",
-                 note=f"Folder {folder}. Candidate sets against the reference ({int((texts['set'] == 'reference').sum())} "
+    page.section(f"Training-data detection: {d['model']['name']} ({folder})", sid=f"{prefix}-summary",
+                 note=f"Candidate sets against the reference ({int((texts['set'] == 'reference').sum())} "
                       f"texts the model never saw){f', paired with the base model {base}' if base else ''}. "
                       f"Verdict by {st['decide_by']}: one-sided permutation test at alpha {st['alpha']}; its "
                       "false-positive rate is at most alpha only if the reference is exchangeable with texts the "
