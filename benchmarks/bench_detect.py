@@ -46,7 +46,9 @@ class Sizes:
     n_resamples: int = 1000
 
 
-FULL = Sizes()
+#: The design that ran (docs/detection.md: stage times measured, about 70-80 min on the 2-core CPU);
+#: ``--members 300 --reference 300 --ood 150 --n-points 20000`` gives the larger one (about 2 h, not run).
+FULL = Sizes(n_members=160, n_reference=160, n_ood=80, n_eval_ood=40, n_points=12_000)
 QUICK = Sizes(n_members=48, n_reference=48, n_ood=24, max_length=32, batch_size=8, n_neighbors=32, n_points=None,
               set_sizes=(5, 10, 20, 40), n_resamples=200)
 
