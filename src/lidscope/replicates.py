@@ -74,8 +74,8 @@ class ReplicatePlan:
 ONE_REPLICATE_NOTE = (
     "one replicate: the mean has no interval. Another sample of sequences and tokens moves it by far more "
     "than a bootstrap over this sample's sequences shows (measured 15x more on MiniLM, docs/statistics.md); "
-    "--replicates 3 (Python: n_replicates=3) gives a calibrated interval. Comparisons between models on the "
-    "same sample are paired and keep their interval (compare)."
+    "--replicates 3 (Python: n_replicates=3) gives a calibrated interval. `lidscope compare` measures "
+    "3 replicates by default and gives paired differences between models with intervals."
 )
 
 
