@@ -135,6 +135,11 @@ def plan_measure(console: Any, kw: dict[str, Any]) -> None:
     print_plan(console, "lidscope measure", rows, times)
 
 
+def _sample_line(info: dict[str, str]) -> str:
+    """One dataset's sample and token count, from `_plan_one`'s rows (as a dict)."""
+    return info["data"].split(": ", 1)[1] + (f"; {info['tokens']} tokens" if "tokens" in info else "")
+
+
 def plan_compare(console: Any, models: list[str], data: list[str], kw: dict[str, Any]) -> None:
     """Every (model, dataset) measurement of a ``compare``: sizes and estimated times, one row each."""
     rates: dict[str, tuple[float, float]] = {}
@@ -149,11 +154,10 @@ def plan_compare(console: Any, models: list[str], data: list[str], kw: dict[str,
             if (info["model"], d) in seen:  # the same model on the same data: the embedding cache serves it
                 one_times["forward pass"] = 0.0
             seen.add((info["model"], d))
-            tokens = f"; {info['tokens']} tokens" if "tokens" in info else ""
-            rows.append((f"{name} on {d}", info["data"].split(": ", 1)[1] + tokens))
+            rows.append((f"{name} on {d}", _sample_line(info)))
             for stage, sec in one_times.items():
                 times[stage] = times.get(stage, 0.0) + sec
-    rows += [("points", dict(one_rows)["points"]), ("output", str(kw.get("out"))), _cache_row(kw)]
+    rows += [("points", info["points"]), ("output", str(kw.get("out"))), _cache_row(kw)]
     print_plan(console, "lidscope compare", rows, times)
 
 
@@ -173,9 +177,9 @@ def plan_sweep_run(console: Any, plan: Any, settings: Any) -> None:
         try:
             for spec in plan.data:
                 one_rows, per_spec[spec] = _plan_one({**kw, "data": spec}, rates)
-                rows.append((f"on {spec}", dict(one_rows)["data"].split(": ", 1)[1]
-                             + (f"; {dict(one_rows)['tokens']} tokens" if "tokens" in dict(one_rows) else "")))
-            rows.append(("points", dict(one_rows)["points"]))
+                info = dict(one_rows)
+                rows.append((f"on {spec}", _sample_line(info)))
+            rows.append(("points", info["points"]))
             for _, spec in pending:
                 for stage, sec in per_spec[spec].items():
                     if stage != "load model":
