@@ -184,8 +184,9 @@ def test_cli_measure_and_help(models, corpus, tmp_path):
                               "--layer", "-1", "-o", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"), "-q"])
     assert res.exit_code == 0, res.output
     assert "mean" in res.output and (tmp_path / "o" / "summary.json").is_file()
-    res = runner.invoke(app, ["measure", "-m", "no-such-model/xyz", "-q"])
-    assert res.exit_code == 2 and "never downloads" in res.output
+    res = runner.invoke(app, ["measure", "-m", "no-such-model/xyz", "-q", "--offline"])
+    assert res.exit_code == 2 and "not in the Hugging Face cache" in res.output
+    assert "huggingface-cli download no-such-model/xyz" in res.output
     res = runner.invoke(app, ["compare", str(models["bert"]), str(models["llama"]), "--name", "enc", "--name", "dec",
                               "-d", str(corpus), "-N", "300", "-L", "8", "-o", str(tmp_path / "cmp"),
                               "--cache-dir", str(tmp_path / "c"), "-q"])

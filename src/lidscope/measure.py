@@ -147,13 +147,13 @@ def environment() -> dict[str, Any]:
 
 def _resolve_model(
     model: Any, tokenizer: Any, *, gguf_file: str | None, trust_remote_code: bool, model_name: str | None,
-    cache_root: Path | None,
+    cache_root: Path | None, revision: str | None = None,
 ) -> LoadedModel:
     if isinstance(model, LoadedModel):
         return model
     if isinstance(model, (str, os.PathLike)):
         loaded = load_model(model, gguf_file=gguf_file, trust_remote_code=trust_remote_code,
-                            cache_root=cache_root)
+                            cache_root=cache_root, revision=revision)
         if model_name:
             loaded.name = model_name
         return loaded
@@ -208,6 +208,7 @@ def measure(
     model_name: str | None = None,
     gguf_file: str | None = None,
     trust_remote_code: bool = False,
+    revision: str | None = None,
     split: str | None = None,
     text_column: str | None = PAPER.text_column,
     n_sequences: int | None = PAPER.n_sequences,
@@ -242,8 +243,10 @@ def measure(
     """Mean local intrinsic dimension of a model's contextual token embeddings on some texts.
 
     Args:
-        model: bundled name (``minilm``, ``smollm2``), local model folder, ``.gguf`` path, a
-            `LoadedModel`, or a loaded ``transformers`` model (then pass ``tokenizer``).
+        model: Hugging Face hub id (``org/name``: the hub cache first, a download when online and
+            ``HF_HUB_OFFLINE`` is not set), bundled name (``minilm``, ``smollm2``), local model folder,
+            ``.gguf`` path, a `LoadedModel`, or a loaded ``transformers`` model (then pass ``tokenizer``).
+        revision: branch, tag or commit of a hub id (recorded with the commit in the fingerprint).
         settings: a `lidscope.settings.MeasureSettings`; when given, its fields (and its
             ``extra``) replace the keyword arguments of the same name. The keyword defaults are
             the paper's preset (`MeasureSettings.paper`).
@@ -304,7 +307,7 @@ def measure(
     t = time.perf_counter()
     tick("load_model", 0, 1)
     loaded = _resolve_model(model, tokenizer, gguf_file=gguf_file, trust_remote_code=trust_remote_code,
-                            model_name=model_name, cache_root=None)
+                            model_name=model_name, cache_root=None, revision=revision)
     tick("load_model")
     timings["load_model"] = time.perf_counter() - t
 

@@ -35,10 +35,18 @@ def test_fingerprint_changes_with_weights(tiny_models, tmp_path):
     assert fp2["config_sha256"] == lm.fingerprint["config_sha256"]
 
 
-def test_hub_name_is_refused_with_a_fix():
-    with pytest.raises(ModelLoadError, match="never downloads") as e:
+def test_uncached_hub_name_offline_is_refused_with_a_fix(tmp_path, monkeypatch):
+    """A hub id that is neither a local folder nor cached, in offline mode: the message says how to fetch it."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="not in the Hugging Face cache") as e:
         load_model("bert-base-uncased")
-    assert "local" in str(e.value) and "huggingface-cli download" in str(e.value)
+    assert "local folder" in str(e.value) and "huggingface-cli download bert-base-uncased" in str(e.value)
+
+
+def test_a_path_that_is_no_hub_id_is_refused_as_a_path(tmp_path):
+    with pytest.raises(ModelLoadError, match="not a local folder"):
+        load_model(tmp_path / "missing" / "deeper")
 
 
 def test_missing_config_and_corrupt_weights(tiny_models, tmp_path):

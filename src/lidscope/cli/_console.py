@@ -26,7 +26,8 @@ QUIET_ENV: dict[str, str] = {
 
 
 def configure_output(verbose: bool = False) -> None:
-    """Other libraries' progress bars and chatter off unless ``verbose``; never reach for a model hub.
+    """Other libraries' progress bars and chatter off unless ``verbose``; ``--offline`` anywhere on the
+    command line sets ``HF_HUB_OFFLINE`` and ``HF_DATASETS_OFFLINE`` (see `set_offline`).
 
     Runs before any command imports transformers, datasets or Ray (they read these variables then).
     """
@@ -36,7 +37,15 @@ def configure_output(verbose: bool = False) -> None:
         for key, value in QUIET_ENV.items():
             os.environ.setdefault(key, value)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # lidscope never downloads
+    if "--offline" in sys.argv[1:]:
+        set_offline()
+
+
+def set_offline() -> None:
+    """Offline mode for huggingface_hub, transformers and datasets: hub ids and hub datasets come from
+    their local caches only (the way ``HF_HUB_OFFLINE=1`` works)."""
+    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[key] = "1"
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -85,7 +85,7 @@ def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tupl
     from lidscope.replicates import plan_replicates
 
     s = _settings(kw)
-    folder, gguf, label = resolve_model_spec(kw["model"], kw.get("gguf_file"))
+    folder, gguf, label = resolve_model_spec(kw["model"], kw.get("gguf_file"), revision=kw.get("revision"))
     plan = plan_replicates(kw["data"], s.replicate_seeds(), split=kw.get("split"), text_column=s.text_column,
                            n_sequences=s.n_sequences)
     texts = list(plan.union.texts)

@@ -109,9 +109,14 @@ def register(app: typer.Typer) -> None:
     @app.command("measure")
     def measure_cmd(
         model: str = typer.Option("minilm", "--model", "-m", rich_help_panel=_PANEL_MODEL,
-                                  help="Local Hugging Face model folder, a .gguf file, or a bundled model: "
-                                       "'minilm' (all-MiniLM-L6-v2, encoder) or 'smollm2' (SmolLM2-135M, decoder). "
-                                       "Never downloads."),
+                                  help="Hugging Face hub id (org/name; the hub cache first, downloaded when "
+                                       "online), a local model folder, a .gguf file, or a bundled model: "
+                                       "'minilm' (all-MiniLM-L6-v2, encoder) or 'smollm2' (SmolLM2-135M, decoder)."),
+        revision: Optional[str] = typer.Option(None, "--revision", rich_help_panel=_PANEL_MODEL,
+                                               help="Branch, tag or commit of a hub id (default main); the "
+                                                    "resolved commit is recorded in the fingerprint."),
+        offline: bool = typer.Option(False, "--offline", rich_help_panel=_PANEL_MODEL,
+                                     help="Hub models and datasets from the local cache only (as HF_HUB_OFFLINE=1)."),
         gguf_file: Optional[str] = typer.Option(None, "--gguf-file", rich_help_panel=_PANEL_MODEL,
                                                 help="Name of a .gguf file inside the --model folder."),
         trust_remote_code: bool = typer.Option(False, "--trust-remote-code", rich_help_panel=_PANEL_MODEL,
@@ -217,9 +222,10 @@ def register(app: typer.Typer) -> None:
         from lidscope.measure import measure
 
         console = make_console()
-        kw = _start_run(console, threads, paper, n_sequences, n_points)
+        kw = _start_run(console, threads, paper, n_sequences, n_points, offline)
         kwargs = _measure_kwargs(
             model=model, gguf_file=gguf_file, trust_remote_code=trust_remote_code, data=data, split=split,
+            revision=revision,
             text_column=text_column, data_seed=data_seed, layer=layer, average_layers=average_layers,
             max_length=max_length, batch_size=batch_size, max_batch_tokens=max_batch_tokens, keep_bos=keep_bos,
             drop_eos=drop_eos, drop_special=drop_special, masked_tokens=masked_tokens, pad_token_id=pad_token_id,
@@ -252,8 +258,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("compare")
     def compare_cmd(
-        models: list[str] = typer.Argument(..., help="Models to compare: local folders, .gguf files, or "
-                                                     "bundled names (minilm, smollm2)."),
+        models: list[str] = typer.Argument(..., help="Models to compare: hub ids (org/name), local folders, "
+                                                     ".gguf files, or bundled names (minilm, smollm2)."),
         names: Optional[list[str]] = typer.Option(None, "--name",
                                                   help="Label per model, in order (repeat; default: the folder "
                                                        "or bundled name)."),
@@ -283,6 +289,8 @@ def register(app: typer.Typer) -> None:
         gguf_file: Optional[str] = typer.Option(None, "--gguf-file", help="GGUF file name inside model folders."),
         trust_remote_code: bool = typer.Option(False, "--trust-remote-code",
                                                help="Allow code shipped in model folders (off by default)."),
+        offline: bool = typer.Option(False, "--offline",
+                                     help="Hub models and datasets from the local cache only (as HF_HUB_OFFLINE=1)."),
         paper: bool = typer.Option(False, "--paper", help="Use the paper's M and N where not given."),
         out: Path = typer.Option(Path("lidscope-out/compare"), "--out", "-o",
                                  help="Folder for per-run results, compare.json, violin-<data>.png, compare.png."),
@@ -299,7 +307,7 @@ def register(app: typer.Typer) -> None:
         from lidscope.measure import compare
 
         console = make_console()
-        kw = _start_run(console, threads, paper, n_sequences, n_points)
+        kw = _start_run(console, threads, paper, n_sequences, n_points, offline)
         quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
                       n_neighbors=neighbors, discard_fraction=discard_fraction, layers=parse_layer_option(layer),
@@ -350,8 +358,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]
-               n_points: int | None) -> dict:
-    """Common start of measure/compare: thread caps, M/N defaults, and their printed notes."""
+               n_points: int | None, offline: bool = False) -> dict:
+    """Common start of measure/compare: offline mode, thread caps, M/N defaults, and their printed notes."""
+    if offline:
+        from ._console import set_offline
+
+        set_offline()
     limit_threads(threads)
     kw = _resolve_defaults(paper, n_sequences, n_points)
     for note in kw.pop("_notes"):

