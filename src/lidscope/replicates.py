@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.extract.errors import DataError
-from lidscope.extract.texts import Texts, load_texts, read_items, sample_items, texts_fingerprint
+from lidscope.extract.texts import Texts, is_hf_dataset, load_texts, read_items, sample_items, texts_fingerprint
 from lidscope.settings import TWONN_FRACTION
 
 
@@ -93,7 +93,7 @@ def plan_replicates(
     if isinstance(data, Texts):
         same = [np.arange(len(first), dtype=np.int64)] * len(seeds)
         return ReplicatePlan(seeds, [first] * len(seeds), first, same, fixed_sequences=True)
-    if not isinstance(data, (str, bytes)) and not hasattr(data, "__fspath__"):
+    if not isinstance(data, (str, bytes)) and not hasattr(data, "__fspath__") and not is_hf_dataset(data):
         data = list(data)  # an iterator can be read once only
     items, _ = read_items(data, split=split, text_column=text_column)
     samples = [first] + [_sample(items, first, n_sequences, ds) for ds, _ in seeds[1:]]

@@ -123,7 +123,8 @@ def register(app: typer.Typer) -> None:
                                                help="Allow running Python code shipped in the model folder. "
                                                     "Off by default: only pass it for code you have read."),
         data: str = typer.Option("chitchat:validation", "--data", "-d", rich_help_panel=_PANEL_DATA,
-                                 help="Texts: bundled 'chitchat', 'wikipedia' or 'bbc' with an optional "
+                                 help="Texts: a hub dataset hf:NAME[:CONFIG]:SPLIT (datasets.load_dataset, the "
+                                      "cache first); bundled 'chitchat', 'wikipedia' or 'bbc' with an optional "
                                       ":train/:validation/:test split; a .txt (one sequence per line), .jsonl, "
                                       ".csv or .parquet file; or a datasets save_to_disk folder (PATH[:SPLIT])."),
         split: Optional[str] = typer.Option(None, "--split", rich_help_panel=_PANEL_DATA,

@@ -7,7 +7,9 @@ A *data spec* is one of:
 - a local file: ``.txt`` (one sequence per line), ``.jsonl``, ``.csv`` / ``.tsv``, ``.parquet``;
 - a folder written by ``datasets``' ``save_to_disk`` (a ``Dataset`` or a ``DatasetDict``);
 - any of these paths followed by ``:SPLIT``;
-- in the Python API, an iterable of strings.
+- a Hugging Face hub dataset, ``hf:NAME[:CONFIG][:SPLIT]``, through ``datasets.load_dataset``
+  (`lidscope.extract.hub_data`: the cache first);
+- in the Python API, an iterable of strings, or a ``datasets.Dataset`` / ``DatasetDict``.
 
 Bundled corpora have no official splits; lidscope assigns each *conversation* (chit-chat), *title*
 (Wikipedia) or *document path* (BBC) to train / validation / test (80 / 10 / 10 %) by the SHA-256 of
@@ -330,21 +332,52 @@ def _read_saved_dataset(
             f"{path} is a folder but not one written by `datasets`' save_to_disk ({exc}). "
             "Pass a .txt/.jsonl/.csv/.parquet file or a save_to_disk folder."
         ) from None
+    return _dataset_items(ds, split, text_column, str(path))
+
+
+def is_hf_dataset(data: Any) -> bool:
+    """A ``datasets.Dataset`` or ``DatasetDict`` (checked without importing datasets)."""
+    return type(data).__name__ in ("Dataset", "DatasetDict") and type(data).__module__.startswith("datasets")
+
+
+def _dataset_items(
+    ds: Any, split: str | None, text_column: str | None, where: str
+) -> tuple[list[tuple[str, str]], str, bool]:
+    """``(items, column, split_applied)`` of a ``Dataset``, or of one split of a ``DatasetDict``."""
+    import datasets
+
     applied = False
     if isinstance(ds, datasets.DatasetDict):
         names = list(ds.keys())
         if split is None:
             if len(names) != 1:
-                raise DataError(f"{path} holds splits {names}: choose one with --split or PATH:SPLIT.")
+                raise DataError(f"{where} holds splits {names}: choose one with --split or PATH:SPLIT.")
             split = names[0]
         if split not in ds:
-            raise DataError(f"{path} has no split {split!r}; its splits are {names}.")
+            raise DataError(f"{where} has no split {split!r}; its splits are {names}.")
         ds = ds[split]
         applied = True
     columns = list(ds.column_names)
     strings = [c for c in columns if getattr(ds.features.get(c), "dtype", None) in ("string", "large_string")]
-    column = _pick_column(columns, text_column, str(path), strings)
-    return _rows_to_items(ds[column], str(path), column), column, applied
+    column = _pick_column(columns, text_column, where, strings)
+    return _rows_to_items(ds[column], where, column), column, applied
+
+
+def _read_hub_dataset(spec: str, split: str | None, text_column: str | None) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    from lidscope.extract.hub_data import load_hub_dataset, parse_hub_spec
+
+    name, config, s = parse_hub_spec(spec)
+    if s is not None and split is not None and s != split:
+        raise DataError(f"data spec {spec!r} names split {s!r} but --split says {split!r}; give one.")
+    s = s or split
+    ds = load_hub_dataset(name, config, s)
+    where = f"hub dataset {name}" + (f":{config}" if config else "")
+    items, column, _ = _dataset_items(ds, None, text_column, where)  # a split given: ds is that split
+    label = name.rsplit("/", 1)[-1] + (f"-{config}" if config else "") + (f"-{s}" if s else "")
+    return items, {"kind": "hub", "name": label, "source": "hf:" + ":".join(p for p in (name, config, s) if p),
+                   "split": s, "splitting": "the dataset's own split" if s else None, "text_column": column,
+                   "hub": {"name": name, "config": config, "split": s,
+                           "fingerprint": getattr(ds, "_fingerprint", None)}}
 
 
 def _parse_spec(spec: str, split: str | None) -> tuple[str, Path | None, str | None]:
@@ -380,6 +413,18 @@ def read_items(
     Raises:
         DataError: unknown spec, missing file, bad encoding, missing column or split.
     """
+    if is_hf_dataset(data):
+        items, column, applied = _dataset_items(data, split, text_column, f"the {type(data).__name__}")
+        if split is not None and not applied:  # one Dataset: the row-number hash split, as for files
+            split = _norm_split(split)
+            _check_split(split, SPLITS, "a Dataset")
+            items = [it for it in items if split is None or split_of(it[0]) == split]
+        return items, {"kind": "datasets", "name": "dataset" + (f"-{split}" if split else ""),
+                       "source": f"<{type(data).__name__}>" + (f":{split}" if split else ""),
+                       "split": split, "splitting": "DatasetDict split" if applied else None,
+                       "text_column": column}
+    if isinstance(data, str) and data.startswith("hf:"):
+        return _read_hub_dataset(data, split, text_column)
     if not isinstance(data, (str, os.PathLike)):
         items = []
         for i, t in enumerate(data):
