@@ -275,6 +275,23 @@ def _widen(X32, order, Xc, keys, sq, rows, k, width, kth) -> tuple[np.ndarray, n
     return dist, idx
 
 
+#: Share of the GPU's free memory one query block of the torch search may use (its (rows, n) float32
+#: distances, their top-k and the (rows, L + extra, d) float64 re-rank gather).
+TORCH_BLOCK_MEMORY = 0.25
+
+
+def _torch_block_rows(n: int, d: int, n_search: int, device: str, block_size: int) -> int:
+    """Query rows per torch block: at most ``block_size``; on the CPU at most 256 (the float64
+    re-rank gathers (rows, n_search, d) values); on CUDA as many as a quarter of free memory holds."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return max(1, min(block_size, 256))
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    per_row = 3 * 4 * n + 3 * 8 * n_search * d  # d2, its top-k workspace; gather, difference, square
+    return max(1, min(block_size, int(TORCH_BLOCK_MEMORY * free) // per_row))
+
+
 def _kneighbors_torch(
     X: np.ndarray, k: int, n_search: int, device: str, block_size: int, progress: Progress | None
 ) -> Neighbors:
@@ -290,7 +307,7 @@ def _kneighbors_torch(
     dist = np.empty((n, k))
     idx = np.empty((n, k), dtype=np.int64)
     horizon = np.empty(n)
-    block = max(1, min(block_size, 256))  # the float64 re-rank gathers (block, k, d) values
+    block = _torch_block_rows(n, X.shape[1], n_search, device, block_size)
     precision = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")  # TF32 / bf16 GEMMs would break the error bound
     try:
@@ -298,7 +315,7 @@ def _kneighbors_torch(
             for start in range(0, n, block):
                 stop = min(n, start + block)
                 rows = torch.arange(start, stop, device=device)
-                d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (X32[start:stop] @ X32.T)
+                d2 = torch.addmm(sq[None, :], X32[start:stop], X32.T, alpha=-2.0).add_(sq[start:stop, None])
                 top = d2.topk(n_search, dim=1, largest=False)
                 cand = top.indices
                 exact = ((X64[cand] - X64[rows, None, :]) ** 2).sum(-1)
