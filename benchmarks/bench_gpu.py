@@ -229,7 +229,7 @@ def part_measure(log: Log, device: str, gguf: Path, texts_file: Path) -> None:
         cloud = res.layers[label].cloud.vectors
         log.write({"part": "measure", "model": "SmolLM2-135M-Instruct Q4_1", "layer": label,
                    "n_sequences": len(texts), "n_points": int(cloud.shape[0]), "mean": res.mean,
-                   "seconds_end_to_end": total, "seconds_model_load": t_load, "timings": res.summary.get("timings"),
+                   "seconds_end_to_end": total, "seconds_model_load": t_load, "timings": res.summary.get("timings_s"),
                    "peak_gpu_gb": peak_gb(device),
                    "max_row_norm": float(np.linalg.norm(cloud, axis=1).max()),
                    "median_row_norm": float(np.median(np.linalg.norm(cloud, axis=1)))})
