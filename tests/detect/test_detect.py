@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -25,10 +26,16 @@ def test_memorised_members_are_found_and_clean_texts_are_not(tiny_lm, tmp_path, 
         assert mem["methods"][meth]["difference"]["p_value"] < 0.01
         assert mem["methods"][meth]["curve"][-1]["p_member_verdict"] > 0.9
         assert non["methods"][meth]["difference"]["p_value"] > 0.05
-    assert "vs_base" in mem["lid"] and mem["lid"]["vs_base"]["low"] <= mem["lid"]["vs_base"]["high"]
-    # the run folder holds everything
+    # the paired LID shift is a point estimate: one cloud per model gives no calibrated interval, so no verdict
+    shift = mem["lid"]["vs_base"]
+    assert shift["interval"] is None and shift["verdict"].startswith("no verdict")
+    assert "low" not in shift and shift["interval_bootstrap"]["holds"].startswith("the cloud held fixed")
+    assert mem["lid"]["mean"]["interval"] is None
+    # with a base model, the default decides by the reference-model ratio and says so
     d = json.loads((tmp_path / "run" / "detect.json").read_text())
-    assert d["sets"]["members"]["decided_by"] == "lid"
+    assert d["sets"]["members"]["decided_by"] == "ref" and d["decided_by"]["method"] == "ref"
+    assert d["settings"]["decide_by"] == "auto" and "reference-model ratio" in d["decided_by"]["reason"]
+    assert mem["p_value"] == mem["methods"]["ref"]["difference"]["p_value"]
     t = pq.read_table(tmp_path / "run" / "texts.parquet").to_pandas()
     assert len(t) == 120 and set(t["set"]) == {"members", "nonmembers", "reference"}
     assert np.allclose(t["score_lid"], -(t["lid"] - t["lid_base"]))
@@ -55,9 +62,21 @@ def test_same_distribution_gives_no_verdict_for_every_method(tiny_lm):
 def test_lid_detects_a_constructed_geometry_change(tiny_lm, tmp_path):
     """Members are random sequences of two words (a low-dimensional cloud): lower LID, AUC near 1 for lid."""
     members = sentences(40, seed=7, words=["hello", "hi"])
-    res = detect(tiny_lm["base"], {"narrow": members}, tiny_lm["reference"], settings=FAST)
+    res = detect(tiny_lm["base"], {"narrow": members}, tiny_lm["reference"],
+                 settings=dataclasses.replace(FAST, decide_by="lid"))
     assert res.sets["narrow"]["methods"]["lid"]["auc"]["auc"] > 0.95
-    assert res.sets["narrow"]["verdict"].startswith("member-like")
+    assert res.sets["narrow"]["verdict"].startswith("member-like") and res.sets["narrow"]["decided_by"] == "lid"
+    assert res.info["decided_by"]["reason"] == "chosen by the user (decide_by='lid')"
+
+
+def test_default_decides_by_the_loss_without_a_base_and_by_lid_on_an_encoder(tiny_lm, tiny_encoder):
+    res = detect(tiny_lm["tuned"], {"members": tiny_lm["members"]}, tiny_lm["reference"], settings=FAST)
+    mem = res.sets["members"]
+    assert res.info["decided_by"]["method"] == "loss" and mem["decided_by"] == "loss"
+    assert mem["p_value"] == mem["methods"]["loss"]["difference"]["p_value"]
+    assert "lid" in mem["methods"]     # LID stays in every table
+    enc = detect(tiny_encoder, {"m": tiny_lm["members"]}, tiny_lm["reference"], settings=FAST)
+    assert enc.info["decided_by"]["method"] == "lid" and "only method" in enc.info["decided_by"]["reason"]
 
 
 def test_too_few_texts_is_a_clear_error(tiny_lm):

@@ -31,6 +31,21 @@ def test_detect_cli_writes_the_run_folder(tiny_lm, tmp_path):
     assert d["sets"]["members"]["verdict"].startswith("member-like")
     assert d["sets"]["clean"]["verdict"] == "no detectable membership signal"
     assert "members" in r.output and "member-like" in r.output
+    assert "decided by loss" in r.output and "chosen by the user" in r.output
+
+
+def test_detect_cli_default_names_the_deciding_method(tiny_lm, tmp_path):
+    p = _files(tmp_path, tiny_lm)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["detect", str(tiny_lm["tuned"]), "-c", f"members={p['members']}", "-r", str(p["reference"]),
+                            "--base", str(tiny_lm["base"]), "-L", "16", "--max-length", "32", "--no-progress",
+                            "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads((out / "detect.json").read_text())
+    assert d["decided_by"]["method"] == "ref" and "decided by ref" in r.output
+    assert "no interval and no verdict" in r.output     # the LID shift is not given a bootstrap verdict
+    page = (out / "report.html").read_text()
+    assert "Verdict by ref (auto: the reference-model ratio" in page
     page = (out / "report.html").read_text()   # the run folder's report shows the verdicts (browser: tests/report)
     assert 'id="detect0-verdicts"' in page and d["sets"]["members"]["verdict"] in page
 

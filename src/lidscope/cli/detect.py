@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from lidscope.detect.pipeline import DetectSettings
+from lidscope.detect.pipeline import NO_LID_INTERVAL, DetectSettings
 
 _D = DetectSettings()  # the one source of the defaults
 from lidscope.threads import THREADS_HELP, limit_threads
@@ -34,12 +34,14 @@ def print_summary(console: Any, res: Any) -> None:
     from rich.table import Table
 
     st = res.info["settings"]
-    v = Table(title=f"Verdicts ({res.info['model']['name']}; decided by {st['decide_by']}, one-sided test at "
+    dec = res.info["decided_by"]
+    v = Table(title=f"Verdicts ({res.info['model']['name']}; decided by {dec['method']}, one-sided test at "
                     f"alpha {st['alpha']})")
     for col in ("set", "texts", "verdict", "p", "trust"):
         v.add_column(col, overflow="fold")
-    lid = Table(title="LID (last measured layer): mean, paired shift vs base, difference vs reference [95% CI]")
-    for col in ("set", "mean LID", "shift vs base %", "minus reference"):
+    lid = Table(title="LID (last measured layer): mean and paired shift vs base (one cloud per model: no interval, "
+                      "no verdict), difference vs reference [95% CI over texts, cloud fixed] and its permutation p")
+    for col in ("set", "mean LID", "shift vs base %", "minus reference", "p"):
         lid.add_column(col)
     auc = Table(title="Text-level ROC AUC vs the reference [95% CI] (0.5 = no signal)")
     auc.add_column("method")
@@ -48,14 +50,18 @@ def print_summary(console: Any, res: Any) -> None:
         v.add_row(name, str(r["n_texts"]), short, f"{r['p_value']:.3g}",
                   "ok" if r["trust"] == "ok" else "[yellow]questionable[/]")
         L = r["lid"]
-        rel = L.get("vs_base", {}).get("relative")
-        shift = f"{100 * rel['estimate']:+.1f} [{100 * rel['low']:+.1f}, {100 * rel['high']:+.1f}]" if rel else "-"
-        lid.add_row(name, _fmt(L["mean"]), shift, _fmt(L["vs_reference"]))
+        rel = (L.get("vs_base") or {}).get("relative")
+        shift = f"{100 * rel['estimate']:+.1f}" if rel else "-"
+        lid.add_row(name, f"{L['mean']['estimate']:.2f}", shift, _fmt(L["vs_reference"]),
+                    f"{L['vs_reference']['p_value']:.3g}")
         auc.add_column(name)
     for meth in res.methods:
         auc.add_row(meth, *[_fmt(r["methods"][meth]["auc"], "auc") for r in res.sets.values()])
+    console.print(f"verdict decided by [bold]{dec['method']}[/] ({escape(dec['reason'])}); every method is in the "
+                  "tables below")
     for t in (v, lid, auc):
         console.print(t)
+    console.print("LID mean and shift vs base: " + escape(NO_LID_INTERVAL))
     for w in res.warnings:
         console.print(f"[yellow]warning:[/] {escape(str(w))}")
 
@@ -81,7 +87,9 @@ def register(app: typer.Typer) -> None:
         n_points: int = typer.Option(_D.n_points, "--n-points", "-N", help="Most LID points over all sets (0 = all)."),
         neighbors: int = typer.Option(_D.n_neighbors, "--neighbors", "-L", help="L: neighbours per point."),
         decide_by: str = typer.Option(_D.decide_by, "--decide-by",
-                                      help="Method behind the verdict: lid, loss, zlib, mink, minkpp, ref."),
+                                      help="Method behind the verdict: auto (the best measured the inputs "
+                                           "allow: ref with a base model, else loss, else lid), lid, loss, zlib, "
+                                           "mink, minkpp, ref."),
         alpha: float = typer.Option(_D.alpha, "--alpha", help="False-positive bound of the verdict (one-sided test)."),
         seed: int = typer.Option(_D.seed, "--seed"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),

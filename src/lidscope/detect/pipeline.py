@@ -17,10 +17,14 @@ Per candidate set and method: the difference of mean scores against the referenc
 interval over texts and a one-sided permutation p-value, the text-level ROC AUC against the reference
 with an interval and the TPR at 5 % FPR, and the probability of a "member" verdict from n candidate and
 n reference texts (n = 10, 30, 100, 300). LID also gets its plain shifts: the paired shift against the
-base (same texts and positions) and the difference against the reference, with intervals.
+base (same texts and positions; a point estimate, no interval and no verdict: `NO_LID_INTERVAL`) and the
+difference against the reference (with its permutation p-value).
 
-The verdict (one pre-chosen method, ``decide_by``): "member-like" when the permutation p-value is
-below ``alpha``. Its false-positive rate is at most ``alpha`` *if the reference is exchangeable with
+The verdict (one method chosen before any score is seen, ``decide_by``): "member-like" when the
+permutation p-value is below ``alpha``. The default, ``"auto"``, takes the best-measured method the
+inputs allow (docs/detection.md): the reference-model ratio (``ref``) when a base model with an LM head
+is given, else the loss, else (a model with no causal-LM head) LID, the only method left; the result
+names the method and why (``decided_by``). Its false-positive rate is at most ``alpha`` *if the reference is exchangeable with
 texts the model never saw*; the input checks warn wherever that looks doubtful, and every warning is
 attached to the verdict it concerns.
 """
@@ -40,6 +44,29 @@ from lidscope.detect.baselines import BASELINES, MIN_K, text_scores
 from lidscope.detect.forward import DETECT_RULES, DetectError, DetectModel, load_detect_model, run_texts
 
 METHODS = ("lid", *BASELINES)
+#: ``decide_by`` value that picks the best-measured method the inputs allow (`resolve_decide_by`).
+AUTO = "auto"
+#: Preference of ``"auto"``, best first, with the reason recorded next to the verdict.
+AUTO_ORDER = (
+    ("ref", "auto: the reference-model ratio, the best-measured method (docs/detection.md); it needs the base "
+            "model, which was given"),
+    ("loss", "auto: the loss, as no base model with an LM head was given (the reference-model ratio needs one); "
+             "LID was at chance as a membership test in docs/detection.md"),
+    ("lid", "auto: LID, the only method for a model without a causal-LM head; note that as a membership test "
+            "it was measured at chance on decoders (docs/detection.md)"),
+)
+
+
+def resolve_decide_by(requested: str, methods: Sequence[str]) -> tuple[str, str]:
+    """``(method, reason)``: the method behind the verdict, given the one asked for and those that ran."""
+    if requested != AUTO:
+        if requested not in methods:
+            raise DetectError(f"decide_by={requested!r} did not run on this model (ran: {list(methods)}).")
+        return requested, f"chosen by the user (decide_by={requested!r})"
+    for meth, reason in AUTO_ORDER:
+        if meth in methods:
+            return meth, reason
+    raise DetectError(f"no method to decide by among {list(methods)}.")  # pragma: no cover - lid always runs
 
 
 @dataclass(frozen=True)
@@ -53,7 +80,7 @@ class DetectSettings:
     n_neighbors: int = 128
     discard_fraction: float = 0.1
     seed: int = 0
-    decide_by: str = "lid"
+    decide_by: str = AUTO               # "auto": ref, else loss, else lid (`resolve_decide_by`)
     alpha: float = inference.ALPHA
     confidence: float = inference.CONFIDENCE
     n_bootstrap: int = inference.N_BOOTSTRAP
@@ -67,8 +94,8 @@ class DetectSettings:
     max_batch_tokens: int = 4096
 
     def __post_init__(self) -> None:
-        if self.decide_by not in METHODS:
-            raise DetectError(f"decide_by must be one of {METHODS}, got {self.decide_by!r}.")
+        if self.decide_by not in (AUTO, *METHODS):
+            raise DetectError(f"decide_by must be one of {(AUTO, *METHODS)}, got {self.decide_by!r}.")
         if self.min_texts < 2:
             raise DetectError("min_texts must be at least 2.")
 
@@ -145,30 +172,49 @@ def _lid_per_text(passes: list[Any], owner: np.ndarray, rows: np.ndarray, s: Det
     return per_model, {"clouds": info, "points_per_text": np.bincount(owner, minlength=n_texts), "pointwise": pointwise}
 
 
+#: Why the set's mean LID and its shift from the base carry no interval and no verdict.
+NO_LID_INTERVAL = (
+    "one cloud per model: no interval and no verdict. The bootstrap over texts holds that cloud fixed and was "
+    "measured 15x too narrow for a mean and 7x for a paired shift (docs/statistics.md), so it decides nothing; "
+    "the calibrated LID test here is the lid method's permutation test against the reference "
+    "(methods.lid.difference)")
+
+
 def _lid_shifts(name: str, mk: np.ndarray, ref_mask: np.ndarray, set_of: np.ndarray, lid_m: np.ndarray,
                 lid_info: dict[str, Any], paired: bool, s: DetectSettings, seed: int) -> dict[str, Any]:
-    """Mean LID of the set (token mean, cluster bootstrap over texts), its paired shift from the base, and its
-    difference from the reference (per-text means, texts resampled within each set); `lidscope.stats` machinery."""
+    """Mean LID of the set (token mean), its paired shift from the base and its difference from the reference.
+
+    The mean and the shift are point estimates with no interval and no verdict (`NO_LID_INTERVAL`); the
+    cluster bootstrap over texts is kept beside them as ``interval_bootstrap``, named for what it holds fixed.
+    The difference from the reference (per-text means) has a one-sided permutation p-value, valid when the
+    reference is exchangeable with the set, and a bootstrap interval over texts within the one cloud."""
     from lidscope.stats import cluster_bootstrap, paired_cluster_bootstrap
-    from lidscope.stats.verdict import verdict
 
     owner = lid_info["owner"]
     est = lid_info["pointwise"]
     text_set = set_of[owner]
     lvl = dict(level=s.confidence, n_boot=s.n_bootstrap, seed=seed)
-    out: dict[str, Any] = {}
+    held = "the cloud held fixed (bootstrap over texts): not an interval of the mean or of a change"
+    out: dict[str, Any] = {"note": NO_LID_INTERVAL}
     for label, which in (("mean", name), ("mean_reference", "reference")):
         ok = (text_set == which) & np.isfinite(est[0])
-        out[label] = cluster_bootstrap(est[0][ok], owner[ok], **lvl).to_dict()
+        bs = cluster_bootstrap(est[0][ok], owner[ok], **lvl)
+        out[label] = {"estimate": bs.estimate, "points": int(ok.sum()), "texts": int(np.unique(owner[ok]).size),
+                      "interval": None, "interval_bootstrap": {**bs.to_dict(), "holds": held}}
     out["vs_reference"] = inference.difference(lid_m[mk], lid_m[ref_mask], confidence=s.confidence,
                                                n_boot=s.n_bootstrap, n_perm=s.n_permutations, seed=seed)
     out["vs_reference"]["unit"] = "mean of per-text LID, set minus reference"
+    out["vs_reference"]["interval_holds"] = ("texts resampled within each set, in the one cloud; the p-value "
+                                             "(permutation of texts between the sets) is the calibrated part")
     if paired:
         for label, which in (("vs_base", name), ("reference_vs_base", "reference")):
             ok = (text_set == which) & np.isfinite(est[0]) & np.isfinite(est[1])
             b_iv, _, diff, rel = paired_cluster_bootstrap(est[1][ok], owner[ok], est[0][ok], owner[ok], **lvl)
-            out[label] = {**diff.to_dict(), "relative": rel.to_dict(), "base_mean": b_iv.estimate,
-                          "verdict": verdict(diff), "paired": "same texts and token positions in model and base"}
+            out[label] = {"estimate": diff.estimate, "relative": {"estimate": rel.estimate},
+                          "base_mean": b_iv.estimate, "interval": None,
+                          "verdict": "no verdict (one cloud per model; see note)",
+                          "paired": "same texts and token positions in model and base",
+                          "interval_bootstrap": {**diff.to_dict(), "relative": rel.to_dict(), "holds": held}}
     return out
 
 
@@ -297,8 +343,7 @@ def detect(
         warnings.append(f"{m.name} has no causal-LM head ({m.info.get('lm_head', 'an encoder')}): loss, zlib, Min-K%, "
                         f"Min-K%++ and the reference-model ratio need next-token probabilities and were skipped; "
                         f"LID works on any model.")
-    if s.decide_by not in methods:
-        raise DetectError(f"decide_by={s.decide_by!r} did not run on this model (ran: {methods}).")
+    decided_by, decided_why = resolve_decide_by(s.decide_by, methods)
 
     # ---- per set
     t = time.perf_counter()
@@ -322,7 +367,7 @@ def detect(
                                      n_boot=s.n_bootstrap, seed=kseed)
             lid["base_loss_auc"] = base_auc
             set_warn[k] += checks.check_base_separates(k, base_auc)
-        d = per[s.decide_by]["difference"]
+        d = per[decided_by]["difference"]
         if d["p_value"] < s.alpha and d["estimate"] > 0:
             verdict = "member-like: scores higher than the reference"
         elif d["high"] < 0:
@@ -330,14 +375,14 @@ def detect(
                        "data than this set: check how it was drawn)")
         else:
             verdict = "no detectable membership signal"
-        curve_at = [c for c in per[s.decide_by]["curve"] if c["p_member_verdict"] is not None]
+        curve_at = [c for c in per[decided_by]["curve"] if c["p_member_verdict"] is not None]
         out_sets[k] = {
-            "n_texts": int(mk.sum()), "verdict": verdict, "decided_by": s.decide_by,
+            "n_texts": int(mk.sum()), "verdict": verdict, "decided_by": decided_by,
             "score": d["estimate"], "p_value": d["p_value"],
             "error_rate": {
                 "false_positive_bound": s.alpha,
                 "assumes": "the reference is exchangeable with texts the model never saw (same kind of text)",
-                "text_level_auc": per[s.decide_by]["auc"]["auc"],
+                "text_level_auc": per[decided_by]["auc"]["auc"],
                 "p_member_verdict_by_n": {c["n"]: c["p_member_verdict"] for c in curve_at},
             },
             "trust": "ok" if not set_warn[k] else "questionable: " + " | ".join(set_warn[k]),
@@ -357,6 +402,7 @@ def detect(
     }
     info = {
         "settings": s.to_dict(), "timings": timings,
+        "decided_by": {"method": decided_by, "requested": s.decide_by, "reason": decided_why},
         "model": {"name": m.name, "source": m.source, "fingerprint": m.fingerprint, "info": m.info,
                   "causal_lm": m.is_causal_lm},
         "base": None if b is None else {"name": b.name, "source": b.source, "fingerprint": b.fingerprint,
