@@ -28,6 +28,14 @@ Parts (``--parts``, default all):
   sizes (N = 10,000, max_length 64, M = 600 / 250 / 250). The checkpoints come from
   ``examples/finetune_shift.py ... --save-every 300 --train-only --out RUN`` (``--smollm2-run RUN``).
 
+* ``pairednull``: the paired ``compare`` interval when nothing changed. Each trial is one `compare`
+  call with its default R (paired replicates) and its own seeds (trial t: ``seed = data_seed = t + 1``),
+  no embedding cache (each model extracted on its own), two nulls: the same bundled model under two
+  names, and the model against a copy saved with ``save_pretrained`` and loaded back from the folder.
+  Counts how often the interval contains 0 (Wilson interval of that coverage) and how often the
+  verdict is "no detectable change", and records the per-replicate differences; one JSON line per
+  trial in ``--pairednull-out`` (default ``benchmarks/data/calibration/paired-null.jsonl``).
+
 Results are printed and written to ``OUT/calibration.json``.
 """
 
@@ -357,6 +365,67 @@ def part_cost(s: dict, out: Path, replicates: int, size: str) -> dict:
     return res
 
 
+def _save_copy(out: Path) -> Path:
+    """The bundled MiniLM saved with ``save_pretrained`` (weights and tokenizer) into ``out``."""
+    from lidscope.extract.models import load_model
+
+    lm = load_model("minilm")
+    out.mkdir(parents=True, exist_ok=True)
+    lm.model.save_pretrained(out)
+    lm.tokenizer.save_pretrained(out)
+    return out
+
+
+def part_pairednull(s: dict, out: Path, trials: int, jsonl: Path, command: str) -> dict:
+    """``trials`` compare calls per null pair (same model under two names; model vs saved-and-reloaded copy)."""
+    import subprocess
+
+    from lidscope.measure import compare
+    from lidscope.settings import COMPARE_N_REPLICATES
+
+    copy = _save_copy(out / "minilm-copy")
+    pairs = {"two names": (["minilm", "minilm"], ["minilm-a", "minilm-b"]),
+             "saved and reloaded": (["minilm", str(copy)], ["minilm", "minilm-copy"])}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    rows, summary = [], {}
+    with jsonl.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"meta": {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                             time.gmtime()), "load": os.getloadavg()[0], "data": DATA, "M": s["M"], "N": s["N"],
+                             "L": s["L"], "replicates": COMPARE_N_REPLICATES, "pool": POOL}}) + "\n")
+        for null, (models, names) in pairs.items():
+            hits, same = [], []
+            for t in range(trials):
+                t0 = time.perf_counter()
+                load0 = os.getloadavg()[0]
+                cr = compare(models, [DATA], model_names=names, n_sequences=s["M"], n_points=s["N"],
+                             n_neighbors=s["L"], seed=t + 1, data_seed=t + 1, figures=False, use_cache=False)
+                (label, res), = cr.results.items()
+                a, b = (res[n] for n in names)
+                c = cr.comparisons[label][names[1]]
+                ra = [x["means"][LAYER] for x in a.summary["replicates"]]
+                rb = [x["means"][LAYER] for x in b.summary["replicates"]]
+                diffs = [y - x for x, y in zip(ra, rb)]
+                row = {"null": null, "trial": t, "seed": t + 1, "base_means": ra, "other_means": rb,
+                       "differences": diffs, "max_abs_difference": max(abs(d) for d in diffs),
+                       "change": c.difference.estimate, "low": c.difference.low, "high": c.difference.high,
+                       "method": c.method, "contains_0": bool(c.difference.low <= 0.0 <= c.difference.high),
+                       "verdict": c.verdict, "seconds": time.perf_counter() - t0,
+                       "load": [load0, os.getloadavg()[0]]}
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                print(f"{null} trial {t}: change {row['change']:+.3g} [{row['low']:+.3g}, {row['high']:+.3g}] "
+                      f"{row['verdict']}; max |d| {row['max_abs_difference']:.3g}; {row['seconds']:.1f} s", flush=True)
+                hits.append(row["contains_0"])
+                same.append(row["max_abs_difference"] == 0.0)
+                rows.append(row)
+            summary[null] = {**_coverage(hits), "identical_clouds": int(sum(same)),
+                             "verdicts": {v: sum(r["verdict"] == v for r in rows if r["null"] == null)
+                                          for v in {r["verdict"] for r in rows}}}
+    summary["all"] = _coverage([r["contains_0"] for r in rows])
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the mechanics in about a minute")
@@ -371,6 +440,8 @@ def main() -> None:
     ap.add_argument("--smollm2-run", type=Path, default=Path("runs/smollm2-full"),
                     help="output folder of examples/finetune_shift.py holding train/checkpoint-0 and -300")
     ap.add_argument("--out", type=Path, default=Path("runs/calibration"))
+    ap.add_argument("--trials", type=int, default=30, help="pairednull part: trials per null pair")
+    ap.add_argument("--pairednull-out", type=Path, default=Path("benchmarks/data/calibration/paired-null.jsonl"))
     args = ap.parse_args()
     from lidscope.threads import limit_threads
 
@@ -407,6 +478,14 @@ def main() -> None:
         from lidscope.settings import COMPARE_N_REPLICATES
 
         results["smollm2"] = part_smollm2(args.smollm2_run, args.out, cache, args.replicates or COMPARE_N_REPLICATES)
+        path.write_text(json.dumps(results, indent=1))
+    if "pairednull" in parts:
+        import shlex
+        import sys
+
+        results["paired_null"] = part_pairednull(s, args.out, args.trials, args.pairednull_out,
+                                                 "python " + shlex.join(sys.argv))
+        print(json.dumps({"paired_null": results["paired_null"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
     if "costdefault" in parts:
         results["cost_default"] = part_cost_default(s, args.out)
