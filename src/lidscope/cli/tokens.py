@@ -48,7 +48,7 @@ def tokens_command(
     point: Optional[int] = typer.Option(None, "--point", help="Show this point's token in context and its "
                                         "nearest neighbours' tokens in theirs."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="A second run measured on the same positions "
-                                           "(e.g. a later checkpoint): which token types moved (B - A)."),
+                                           "(e.g. a later checkpoint): token types ranked by their change (B - A)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write each table as CSV into this folder."),
 ) -> None:
     """LID by token class, position, frequency band and token type, with 95 % intervals over sequences."""
@@ -77,8 +77,9 @@ def tokens_command(
                 f"{c.sentence()} ({c.method}, {c.difference.n} replicates)" if c is not None and c.difference.known
                 else "no interval (one replicate; --replicates 3 gives one, docs/statistics.md)"))
             cols = ["group", "count", "mean_a", "mean_b", "diff", "lo", "hi", "rel"]
-            _print(console, "moved most (95 % interval of the change excludes 0)", mv.moved().head(top)[cols])
-            _print(console, "no detectable change (narrowest intervals)", mv.steady(top)[cols])
+            _print(console, "largest changes (lo, hi: 95 % over sequences, clouds held fixed)", mv.largest(top)[cols])
+            _print(console, "smallest changes", mv.smallest(top)[cols])
+            console.print(f"token types: {mv.note}")
             if csv:
                 csv.mkdir(parents=True, exist_ok=True)
                 mv.table.to_csv(csv / "movers.csv", index=False)

@@ -243,7 +243,7 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
 
 def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], prefix: str = "cmp",
                         min_count: int = MIN_COUNT, top: int = 15, layer: str | None = None) -> Any:
-    """Two runs: distributions, the overall change, the token types that moved most and those that did not."""
+    """Two runs: distributions, the overall change, the token types with the largest and smallest changes."""
     mv = compare_runs(a, b, layer, layer, min_count=min_count)
     o = mv.overall
     page.section(f"{names[0]} → {names[1]}" + (f", layer {layer}" if layer else ""),
@@ -273,30 +273,32 @@ def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], pref
               "(wider intervals).")
     _hist_fig(page, f"{prefix}-dist", {names[0]: da.points["lid"].to_numpy(), names[1]: db.points["lid"].to_numpy()},
               {names[0]: overall(da.points)["mean"], names[1]: overall(db.points)["mean"]})
-    page.section("Token types that moved most", sid=f"{prefix}-movers",
+    page.section("Token types with the largest changes", sid=f"{prefix}-movers",
                  note=f"Change of mean LID ({names[1]} − {names[0]}) per token type with at least {min_count} "
-                      "points, largest |change| first; 'moved' means the 95 % interval excludes 0. The overall "
-                      f"change is {o['diff']:+.2f}: a type moving by about that much moved with everything else.")
-    moved = mv.moved().head(top)
-    if len(moved):
-        t = moved.iloc[::-1]
+                      "points, largest |change| first, with the 95 % interval over sequences (both clouds held "
+                      f"fixed). The overall change is {o['diff']:+.2f}: a type changing by about that much changed "
+                      f"with everything else. {mv.note[0].upper()}{mv.note[1:]}.")
+    largest = mv.largest(top)
+    if len(largest):
+        t = largest.iloc[::-1]
         page.figure(f"{prefix}-movers-fig", [{
             "type": "scatter", "mode": "markers", "x": t["diff"], "y": t["group"],
             "marker": {"color": np.where(t["diff"] < 0, COLORS[0], COLORS[4]), "size": 9},
             "error_x": {"type": "data", "symmetric": False, "array": t["hi"] - t["diff"],
                         "arrayminus": t["diff"] - t["lo"], "thickness": 1.5},
             "hovertemplate": "%{y}: %{x:+.2f}<extra></extra>"}],
-            {"xaxis": {"title": {"text": "change of mean LID (95 % interval)"}, "zeroline": True},
+            {"xaxis": {"title": {"text": "change of mean LID (95 % over sequences, clouds held fixed)"},
+                       "zeroline": True},
              "yaxis": {"automargin": True, "type": "category"},
              "shapes": [{"type": "line", "x0": o["diff"], "x1": o["diff"], "yref": "paper", "y0": 0, "y1": 1,
                          "line": {"dash": "dot", "color": "#5b6475"}}]}, height=max(260, 26 * len(t) + 80))
     else:
-        page.note("No token type moved detectably.")
+        page.note(f"No token type has {min_count} points in both runs.")
     cols = {"group": "token", "count": "points", "mean_a": f"mean {names[0]}", "mean_b": f"mean {names[1]}",
-            "diff": "change", "lo": "95 % low", "hi": "95 % high", "rel": "relative", "moved": "moved"}
+            "diff": "change", "lo": "95 % low (cloud fixed)", "hi": "95 % high (cloud fixed)", "rel": "relative"}
     page.table(f"{prefix}-movers", mv.table, cols)
-    page.h3("Steady: no detectable change (narrowest intervals)")
-    page.table(f"{prefix}-steady", mv.steady(top), cols, scroll=False)
+    page.h3("Smallest changes")
+    page.table(f"{prefix}-steady", mv.smallest(top), cols, scroll=False)
     page.h3("By token class")
     page.table(f"{prefix}-class", compare_runs(a, b, layer, layer, by="class", min_count=1).table,
                {**cols, "group": "class"},
