@@ -34,8 +34,8 @@ the measured accuracy, which is poor. `drop` keeps ``rel_tolerance = 0.05`` (5 %
 and callbacks hold the sequence and token samples fixed across steps (a paired design), and in that
 setting a MiniLM classifier whose validation F1 had saturated moved by 0.6-2.5 % between consecutive
 evaluations (docs/reproductions.md, "Noise of the mean"). *Unpaired* comparisons (different token
-samples) are much noisier: the seed-to-seed spread of the mean was 8.6 % at M = 500 / N = 5,000 and
-3.7 % at M = 1,000 / N = 10,000 on chit-chat with MiniLM; pass ``noise`` from such a seed study when
+samples) are much noisier: the seed-to-seed spread of the mean was 5.3 % at M = 500 / N = 5,000 and
+4.5 % at M = 1,000 / N = 10,000 on chit-chat with MiniLM; pass ``noise`` from such a seed study when
 you compare series measured on different samples.
 """
 
