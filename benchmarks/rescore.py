@@ -339,7 +339,7 @@ def run(root: Path, verbose: bool = False, out=print, report: Report | None = No
                     checks[name](block, data)
                 except Mismatch as exc:
                     report.fail(block.where, str(exc))
-                except (FileNotFoundError, ValueError, KeyError) as exc:
+                except Exception as exc:  # missing data, a broken check: reported, never a traceback
                     report.fail(block.where, f"{type(exc).__name__}: {exc}")
                 n = report.compared - before[1]
                 ok = len(report.failures) == before[0]
