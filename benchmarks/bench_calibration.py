@@ -54,6 +54,7 @@ import numpy as np
 warnings.filterwarnings("ignore")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from rawdata import run_meta, write_rows  # noqa: E402
 from lidscope.stats import Interval, paired_cluster_bootstrap, paired_difference, welch_difference  # noqa: E402
 from lidscope.stats.bootstrap import scaled  # noqa: E402
 from lidscope.stats.intervals import t_quantile  # noqa: E402
@@ -107,11 +108,16 @@ def part_nochange(s: dict, cache: Path) -> dict:
     se_b = np.array([b.se for b in boots])
     half = k // 2
     factor = float(np.std(means[:half], ddof=1) / np.sqrt(np.mean(se_b[:half] ** 2)))
-    rep_hits = []
+    rep_hits, raw = [], []
     for t in range(s["trials"]):
         a = means[2 * s["R"] * t: 2 * s["R"] * t + s["R"]]
         b = means[2 * s["R"] * t + s["R"]: 2 * s["R"] * (t + 1)]
-        rep_hits.append(welch_difference(a, b)[0].contains(0.0))
+        iv = welch_difference(a, b)[0]
+        rep_hits.append(iv.contains(0.0))
+        raw.append({"kind": "welch-trial", "trial": t, "replicates": list(range(2 * s["R"] * t, 2 * s["R"] * (t + 1))),
+                    "low": iv.low, "high": iv.high, "contains_0": bool(rep_hits[-1])})
+    raw = [{"kind": "replicate", "index": i, "mean": float(means[i]), "bootstrap_se": float(se_b[i]),
+            "data_seed": recs[i]["data_seed"], "seed": recs[i]["seed"], "points": recs[i].get("points")} for i in range(k)] + raw
     z = t_quantile(0.975, math.inf)
 
     def boot_hits(idx: range, f: float) -> list[bool]:
@@ -133,7 +139,7 @@ def part_nochange(s: dict, cache: Path) -> dict:
         "bootstrap_corrected_second_half": _coverage(boot_hits(range(half, k - 1), factor)),
         "points": [x["points"] for x in recs][:3], "sequences": recs[0]["sequences"],
     }
-    return out
+    return out, raw
 
 
 def _finetuned(steps: int, out: Path) -> Path:
@@ -464,7 +470,10 @@ def main() -> None:
     results["sizes"] = s
     parts = args.parts.split(",")
     if "nochange" in parts:
-        results["nochange"] = part_nochange(s, cache)
+        results["nochange"], raw = part_nochange(s, cache)
+        if not args.quick:  # raw rows of docs/statistics.md's no-change table (benchmarks/rescore.py)
+            write_rows("calibration/nochange", raw, meta=run_meta(M=s["M"], N=s["N"], L=s["L"], pool=POOL,
+                                                                 seconds=results["nochange"]["seconds"]))
         print(json.dumps({"nochange": results["nochange"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
     if "change" in parts:

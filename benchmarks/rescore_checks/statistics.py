@@ -1,6 +1,61 @@
 """Re-scoring of docs/statistics.md (see benchmarks/rescore.py for the convention)."""
 
-from rescore_checks.common import group, token_noise, wilson
+import math
+
+from rescore_checks.common import group, mean, sd, token_noise, wilson
+
+Z95 = 1.959964  # the normal 97.5 % quantile (the bootstrap intervals are normal intervals)
+
+
+def _nochange(data):
+    meta, rows = data("calibration/nochange")
+    reps = sorted((r for r in rows if r["kind"] == "replicate"), key=lambda r: r["index"])
+    trials = [r for r in rows if r["kind"] == "welch-trial"]
+    return meta, reps, trials
+
+
+def _rms(xs):
+    return math.sqrt(sum(x * x for x in xs) / len(xs))
+
+
+def _boot_hits(reps, factor=1.0):
+    """Pairs (0, 1), (2, 3), ... of single replicates: the bootstrap interval of the difference holds 0."""
+    return [abs(b["mean"] - a["mean"]) <= Z95 * factor * math.hypot(a["bootstrap_se"], b["bootstrap_se"])
+            for a, b in zip(reps[::2], reps[1::2])]
+
+
+def calibration_nochange(block, data):
+    meta, reps, _ = _nochange(data)
+    m = [r["mean"] for r in reps]
+    se = [r["bootstrap_se"] for r in reps]
+    k, half = len(reps), len(reps) // 2
+    block.cell("mean over", "quantity").numbers(k)
+    block.cell("mean over", "value").numbers(mean(m))
+    block.cell("sd of one replicate's mean", "value").numbers(sd(m), 100 * sd(m) / mean(m))
+    block.cell("bootstrap se of one", "quantity").numbers(k)
+    block.cell("bootstrap se of one", "value").numbers(_rms(se), 100 * _rms(se) / mean(m))
+    block.cell("sd / bootstrap se", "value").numbers(sd(m[:half]) / _rms(se[:half]), half,
+                                                    sd(m[half:]) / _rms(se[half:]), k - half)
+
+
+def calibration_nochange_coverage(block, data):
+    meta, reps, trials = _nochange(data)
+    m, se = [r["mean"] for r in reps], [r["bootstrap_se"] for r in reps]
+    half = len(reps) // 2
+    n, hits = len(trials), sum(t["contains_0"] for t in trials)
+    lo, hi = wilson(hits, n)
+    block.expect("R = {} per side", len(trials[0]["replicates"]) // 2)
+    block.expect("{} trials on disjoint replicates): contains 0 in {} of {} trials ({} %; Wilson 95 % "
+                 "interval of the coverage {}-{} %)", n, hits, n, 100 * hits / n, 100 * lo, 100 * hi)
+    raw = _boot_hits(reps)
+    lo, hi = wilson(sum(raw), len(raw))
+    block.expect("se's, {} trials): contains 0 in {} of {} ({} %, {}-{} %)", len(raw), sum(raw), len(raw),
+                 100 * sum(raw) / len(raw), 100 * lo, 100 * hi)
+    factor = sd(m[:half]) / _rms(se[:half])
+    wide = _boot_hits(reps[half:], factor)
+    block.expect("Widened by the factor chosen on the first {} replicates ({}), it covers {} of {} trials "
+                 "on the other {} ({} %)", half, factor, sum(wide), len(wide), len(reps) - half,
+                 100 * sum(wide) / len(wide))
 
 
 def token_noise_nochange(block, data):
@@ -36,11 +91,11 @@ def paired_null(block, data):
                                                 sum(r["verdict"] == "no detectable change" for r in rs))
 
 
-CHECKS = {"paired-null": paired_null, "token-noise-nochange": token_noise_nochange, "token-noise-planning": token_noise_planning}
+CHECKS = {"calibration-nochange": calibration_nochange,
+          "calibration-nochange-coverage": calibration_nochange_coverage, "paired-null": paired_null, "token-noise-nochange": token_noise_nochange, "token-noise-planning": token_noise_planning}
 
 #: Tables whose raw per-run data was never kept (reviewed; printed by every rescore run).
 HISTORICAL = {
-    'calibration-nochange': 'raw per-run data not kept; re-run with python benchmarks/bench_calibration.py --parts nochange --threads 1 --out runs/calibration',
     'calibration-smollm2': 'raw per-run data not kept; re-run with the finetune_shift.py and bench_calibration.py --parts smollm2 commands above (about 1 h)',
     'calibration-change': 'raw per-run data not kept; re-run with python benchmarks/bench_calibration.py --parts change --threads 1 --out runs/calibration',
     'cost': 'raw per-run data not kept; re-run with python benchmarks/bench_calibration.py --parts cost (twice) and --parts costdefault',
