@@ -188,11 +188,15 @@ def part_change(s: dict, cache: Path, out: Path) -> dict:
     truth = float(rel[n_cov:].mean())
     truth_se = float(rel[n_cov:].std(ddof=1) / math.sqrt(k - n_cov))
     rep_hits, rep_verdicts = [], []
+    raw = [{"kind": "replicate", "index": i, "base_mean": float(mb[i]), "other_mean": float(mo[i]),
+            "held_out": i >= n_cov} for i in range(k)]
     for i in range(s["change_trials"]):
         sl = slice(s["R"] * i, s["R"] * (i + 1))
         d, rl = paired_difference(mb[sl], mo[sl])
         rep_hits.append(rl.contains(truth))
         rep_verdicts.append(verdict(d))
+        raw.append({"kind": "replicate-trial", "trial": i, "replicates": list(range(k))[sl], "relative_low": rl.low,
+                    "relative_high": rl.high, "contains_truth": bool(rep_hits[-1]), "verdict": rep_verdicts[-1]})
     boot_hits, boot_hits_raw, boot_verdicts, boot_se = [], [], [], []
     boot_rel = []
     for r in range(n_cov):
@@ -201,6 +205,8 @@ def part_change(s: dict, cache: Path, out: Path) -> dict:
         _, _, d, rl = paired_cluster_bootstrap(va, ca, vb, cb, seed=r)
         boot_rel.append(rl.to_dict())
         boot_hits_raw.append(rl.contains(truth))
+        raw.append({"kind": "bootstrap", "index": r, "relative_se": rl.se, "relative_low": rl.low,
+                    "relative_high": rl.high, "contains_truth": bool(boot_hits_raw[-1])})
     # the paired correction is chosen on the first half of the trials and judged on the second half
     half = n_cov // 2
     se_half = np.array([b["se"] for b in boot_rel[:half]])
@@ -213,6 +219,8 @@ def part_change(s: dict, cache: Path, out: Path) -> dict:
         boot_hits.append(rl2.contains(truth))
         boot_verdicts.append(verdict(d2))
         boot_se.append(rl.se)
+        raw.append({"kind": "bootstrap-widened", "index": r, "factor": factor, "contains_truth": bool(boot_hits[-1]),
+                    "verdict": boot_verdicts[-1]})
     rel_cov = rel[:n_cov]
     return {
         "steps": s["steps"], "train_seconds": train_s, "measure_seconds": [base_s, other_s], "replicates": k,
@@ -229,13 +237,13 @@ def part_change(s: dict, cache: Path, out: Path) -> dict:
         "detect_rate_replicates": 1 - rep_verdicts.count(SAME) / len(rep_verdicts),
         "detect_rate_bootstrap_corrected": 1 - boot_verdicts.count(SAME) / len(boot_verdicts),
         "per_replicate": {"base_means": mb.tolist(), "other_means": mo.tolist(), "bootstrap_relative": boot_rel},
-    }
+    }, raw
 
 
 def part_planning(s: dict, cache: Path, out: Path) -> dict:
     """Replicate spread of the mean and of the paired shift at larger M and N (the planning table)."""
     folder = _finetuned(s["steps"], out)
-    rows = []
+    rows, raw = [], []
     for m, n, k in s["planning"]:
         sz = {**s, "M": m, "N": n}
         base, bs = _measure("minilm", k, sz, cache)
@@ -250,7 +258,9 @@ def part_planning(s: dict, cache: Path, out: Path) -> dict:
                      "relative_shift": float(((mo - mb) / mb).mean()),
                      "bootstrap_relative_se_rms": float(np.sqrt(np.mean(np.square(se_b))) / mb.mean())})
         print(json.dumps(rows[-1]), flush=True)
-    return {"rows": rows}
+        raw += [{"M": m, "N": n, "replicate": i, "base_mean": float(mb[i]), "other_mean": float(mo[i]),
+                 "bootstrap_se": float(se_b[i]), "seconds": [bs, os_]} for i in range(k)]
+    return {"rows": rows}, raw
 
 
 def part_cost_default(s: dict, out: Path) -> dict:
@@ -477,11 +487,18 @@ def main() -> None:
         print(json.dumps({"nochange": results["nochange"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
     if "change" in parts:
-        results["change"] = part_change(s, cache, args.out)
+        results["change"], raw = part_change(s, cache, args.out)
+        if not args.quick:
+            ch = results["change"]
+            write_rows("calibration/change", raw, meta=run_meta(M=s["M"], N=s["N"], L=s["L"], steps=s["steps"],
+                                                               train_seconds=ch["train_seconds"],
+                                                               measure_seconds=ch["measure_seconds"]))
         print(json.dumps({"change": results["change"]}, indent=1), flush=True)
         path.write_text(json.dumps(results, indent=1))
     if "planning" in parts:
-        results["planning"] = part_planning(s, cache, args.out)
+        results["planning"], raw = part_planning(s, cache, args.out)
+        if not args.quick:
+            write_rows("calibration/planning", raw, meta=run_meta(L=s["L"], steps=s["steps"]))
         path.write_text(json.dumps(results, indent=1))
     if "smollm2" in parts:
         from lidscope.settings import COMPARE_N_REPLICATES

@@ -19,6 +19,7 @@ The convention (follow it for every number you add to docs/):
        CHECKS = {"NAME": fn}            # fn(block, data): recompute from data("study/part") -> (meta, rows)
                                         # and compare with block.expect(...) / block.cell(row, col).expect(...)
        HISTORICAL = {"NAME": "why no raw data; re-run with COMMAND"}   # reviewed exemptions, printed
+                                        # ("NAME/rows x": the unchecked part of a checked block)
        FIGURES = {"figures/x.png": "study/part"}                       # the data each figure was drawn from
        HISTORICAL_FIGURES = {"figures/y.png": "why; re-run with COMMAND"}
 
@@ -326,8 +327,11 @@ def run(root: Path, verbose: bool = False, out=print, report: Report | None = No
         hist = dict(getattr(mod, "HISTORICAL", {}) or {})
         for name in set(checks) & set(hist):
             report.fail(doc, f"{name!r} is both checked and historical")
-        for name in (set(checks) | set(hist)) - set(marks.blocks):
+        for name in (set(checks) | {h.split("/", 1)[0] for h in hist}) - set(marks.blocks):
             report.fail(doc, f"no '<!-- rescore: {name} -->' marker for the check module's entry {name!r}")
+        for name, why in hist.items():  # "NAME/part": the unchecked part of a checked block
+            if "/" in name:
+                historical.append((doc, name, why))
         for name, block in marks.blocks.items():
             if block is None:
                 not_measured += 1
