@@ -39,8 +39,9 @@ def _trainer(tmp_path, tok, model, **args):
     texts = _texts(96, 0)
     ds = Dataset.from_dict({"text": texts, "label": [int("good" in t) for t in texts]})
     ds = ds.map(lambda b: tok(b["text"], truncation=True, max_length=32), batched=True)
+    args.setdefault("report_to", [])
     a = TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=16, num_train_epochs=1,
-                          eval_strategy="steps", eval_steps=2, logging_steps=2, save_strategy="no", report_to=[],
+                          eval_strategy="steps", eval_steps=2, logging_steps=2, save_strategy="no",
                           use_cpu=True, disable_tqdm=True, **args)
     return Trainer(model=model, args=a, train_dataset=ds, eval_dataset=ds.select(range(32)), processing_class=tok)
 
@@ -77,7 +78,29 @@ def test_callback_logs_through_trainer_and_appends_to_store(tmp_path):
     assert json.loads((store.path / "callback-cost-out.json").read_text())["rounds"] == 4
 
 
-def test_callback_without_attach_still_records_and_warns(tmp_path, caplog):
+def test_callback_without_attach_finds_the_trainer_and_reaches_the_reporters(tmp_path):
+    from transformers import TrainerCallback
+
+    tok = make_tokenizer("bert")
+    seen: list[dict] = []
+
+    class Reporter(TrainerCallback):  # added before lid, as report_to integrations are
+        def on_log(self, args, state, control, logs=None, **kw):
+            seen.append(dict(logs or {}))
+
+    trainer = _trainer(tmp_path, tok, _classifier(tok))
+    trainer.add_callback(Reporter)
+    lid = LIDCallback(_texts(150, 1), settings=SETTINGS, every_n_steps=3, on_evaluate=False)
+    trainer.add_callback(lid)
+    trainer.train()
+    assert [m.step for m in lid.history] == [3, 6]
+    assert [d["lid/texts/mean"] for d in seen if "lid/texts/mean" in d] == [m.mean for m in lid.history]
+
+
+def test_callback_that_finds_no_trainer_still_records_and_warns(tmp_path, caplog, monkeypatch):
+    import lidscope.training.callback as cb
+
+    monkeypatch.setattr(cb, "_running_trainer", lambda callback: None)
     tok = make_tokenizer("bert")
     lid = LIDCallback(_texts(150, 1), settings=SETTINGS, every_n_steps=3, on_evaluate=False)
     trainer = _trainer(tmp_path, tok, _classifier(tok))

@@ -18,10 +18,11 @@ time on the same fixed sample of sequences (drawn once), and
   own logged metrics, so ``lidscope plot STORE`` draws LID and task metrics against step.
 
 Logging: the Trainer calls callbacks in order and adds user callbacks *after* its reporting
-integrations, and a callback has no handle on the Trainer. `attach` (or `LIDCallback.add_to`) adds
-the callback and keeps that handle, so values go through ``trainer.log``. A callback passed with
-``callbacks=[...]`` cannot reach the reporters: it then appends its values to the Trainer's log
-history (``trainer_state.json``) and the store, and warns once.
+integrations (``report_to``: TensorBoard, W&B, MLflow, ...), and the callback API gives a callback no
+handle on the Trainer. `attach` (or `LIDCallback.add_to`) adds the callback and keeps that handle, so
+values go through ``trainer.log``. A callback passed with ``callbacks=[...]`` finds the Trainer that
+is running it at ``on_train_begin`` (the Trainer method up the call stack); if it cannot, it appends
+its values to the Trainer's log history (``trainer_state.json``) and the store only, and warns once.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class LIDCallback(TrainerCallback):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------------ events
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self._trainer is None:
+            self._trainer = _running_trainer(self)
         if not self._run_given:
             self.monitor.run = os.path.basename(os.path.normpath(args.output_dir)) or "run"
         self.monitor.samples()  # draw the fixed samples now: fail early on a bad source
@@ -175,6 +178,30 @@ class LIDCallback(TrainerCallback):  # type: ignore[misc,valid-type]
             self._pending_metrics.extend((step, k, v) for k, v in logs.items())
             if not self._warned:
                 self._warned = True
-                log.warning("LIDCallback was passed with callbacks=[...]: LID values go to trainer_state.json "
-                            "and the store but not to TensorBoard/W&B/MLflow. Use lid.attach(trainer) instead.")
+                log.warning("LIDCallback found no Trainer to log through: LID values go to trainer_state.json "
+                            "and the store but not to TensorBoard/W&B/MLflow. Use lid.attach(trainer).")
         self._flush()
+
+
+def _running_trainer(callback: Any, depth: int = 12) -> Any:
+    """The ``transformers.Trainer`` whose callback handler is calling ``callback`` now (None if not found).
+
+    The callback API passes no Trainer; ``Trainer.train`` is a few frames up the stack, and its
+    handler's list holds ``callback``.
+    """
+    import sys
+
+    try:
+        from transformers import Trainer
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        return None
+    frame = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Trainer):
+            handler = getattr(owner, "callback_handler", None)
+            return owner if handler is not None and callback in handler.callbacks else None
+        frame = frame.f_back
+    return None

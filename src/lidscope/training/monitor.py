@@ -15,6 +15,7 @@ state are restored after each measurement, so monitoring does not change the tra
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -89,6 +90,9 @@ class LIDMonitor:
         store: results store folder (or `ResultsStore`); rows are appended there when given.
         run: run name for the store (default ``"run"``).
         keep_tokens: also store the per-token file of each measurement (needs ``store``).
+        logger: where each measurement's logs also go: a TensorBoard ``SummaryWriter`` (anything with
+            ``add_scalar``: one scalar per key at the step), a ``wandb`` run (anything with ``log``:
+            ``run.log(logs, step=step)``), or a callable ``logger(logs, step)``.
     """
 
     def __init__(
@@ -101,9 +105,14 @@ class LIDMonitor:
         store: str | os.PathLike[str] | ResultsStore | None = None,
         run: str = "run",
         keep_tokens: bool = True,
+        logger: Any = None,
     ) -> None:
         if every is not None and every < 1:
             raise ValueError(f"every must be a positive number of steps (got {every}).")
+        if logger is not None and not (hasattr(logger, "add_scalar") or hasattr(logger, "log") or callable(logger)):
+            raise ValueError(f"logger must be a TensorBoard SummaryWriter, a wandb run or a callable(logs, step); "
+                             f"got {type(logger).__name__}.")
+        self.logger = logger
         self.sources = self._named(texts)
         self.tokenizer = tokenizer
         self.every = every
@@ -187,7 +196,23 @@ class LIDMonitor:
                 logs.update(entry)
                 self.history.append(Measurement(step, name, rows, secs, entry))
         logs["lid/seconds"] = time.perf_counter() - t_all
+        self._emit(logs, step)
         return logs
+
+    def _emit(self, logs: dict[str, float], step: int) -> None:
+        """Send ``logs`` to the ``logger``: ``add_scalar`` per key, else ``log(logs, step=)``, else a call."""
+        lg = self.logger
+        if lg is None:
+            return
+        if hasattr(lg, "add_scalar"):
+            for k, v in logs.items():
+                lg.add_scalar(k, v, step)
+            if hasattr(lg, "flush"):
+                lg.flush()
+        elif hasattr(lg, "log") and not isinstance(lg, logging.Logger):
+            lg.log(dict(logs), step=step)
+        else:
+            lg(dict(logs), step)
 
     def _spec(self, name: str) -> str:
         src = self.sources[name]
