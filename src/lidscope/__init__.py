@@ -16,6 +16,7 @@ from .threads import set_wait_policy
 set_wait_policy()  # before NumPy, numba or torch load their thread pools: idle threads sleep, not spin
 
 from .errors import LIDInputError
+from .descriptors import GeometryResult, geometry, neighborhood_overlap
 from .estimators import LocalMLE, LocalPCA, LocalTwoNN, TwoNN
 from .local import LocalDimensions, local_dimensions
 from .neighbors import Neighbors, kneighbors
@@ -36,6 +37,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GeometryResult",
     "LIDCallback",
     "LIDInputError",
     "LIDMonitor",
@@ -45,7 +47,9 @@ __all__ = [
     "LocalTwoNN",
     "Neighbors",
     "TwoNN",
+    "geometry",
     "kneighbors",
     "local_dimensions",
+    "neighborhood_overlap",
     "sweep",
 ]

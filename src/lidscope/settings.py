@@ -86,6 +86,29 @@ IN_TRAINING_SIZES = {"n_sequences": 500, "n_points": 5_000, "max_length": 128}
 GROKKING_N_NEIGHBORS = 64
 GROKKING_N_POINTS = 3_000
 
+#: Geometry descriptors (`lidscope.geometry`, docs/geometry.md): the names ``metrics`` accepts, and
+#: the default (LID only: nothing gets slower unless asked).
+GEOMETRY_METRICS = ("scale_profile", "gride", "persistence", "anisotropy", "spectrum", "overlap")
+GEOMETRY_DEFAULT_METRICS: tuple[str, ...] = ()
+#: Neighbourhood sizes L of the TwoNN scale profile: one neighbour search at the largest serves all.
+SCALE_PROFILE_NEIGHBORS = (16, 32, 64, 128, 256, 512)
+#: GRIDE (Denti et al. 2022): largest neighbour rank n2 of the doubling scales n1 = 1, 2, 4, ...,
+#: n2 = 2 n1 (DADApy's default range_max is 64; ours reaches the profile's largest L).
+GRIDE_MAX_RANK = 512
+#: Bracket [d0, d1] and bisection precision of the GRIDE likelihood root (DADApy's defaults).
+GRIDE_D0, GRIDE_D1, GRIDE_EPS = 0.001, 1000.0, 1e-7
+#: Persistent homology: points of the random subsample (Vietoris-Rips H0/H1; 1,000 points of a 768-D
+#: cloud take about a second with giotto-ph here, docs/geometry.md), the smallest cloud measured,
+#: and the death/birth ratio from which an H1 feature counts as long-lived (scale-free;
+#: in an 800-point torus the two loops reach 4.7 and 5.4, the next cycle 2.5).
+PH_N_POINTS = 1_000
+PH_MIN_POINTS = 4
+PH_LONG_LIVED_RATIO = 3.0
+#: RankMe's epsilon (Garrido et al. 2023) added to the normalised singular values.
+RANKME_EPS = 1e-7
+#: k of the neighbourhood overlap between two clouds of the same tokens.
+OVERLAP_NEIGHBORS = 32
+
 #: Field metadata: changes speed, never the values (left out of the identity).
 SPEED_ONLY = {"speed_only": True}
 #: Field metadata: added after results were stored; in the identity only when not at its default.
