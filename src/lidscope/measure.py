@@ -345,7 +345,8 @@ def measure(
         if cache is None:
             cleanup_stale(cache_root)
             with CacheWriter(cache_root, key, config.layer_labels(), key_parts) as writer:
-                stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress)
+                stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress,
+                                decoder=loaded.info.get("is_decoder"))
                 cache = writer.commit({"extraction_stats": stats.to_dict()})
         timings["extract"] = time.perf_counter() - t
         extraction_stats = cache.info.get("extraction_stats", {})
@@ -422,6 +423,7 @@ def measure(
         "backend": backend,
         "use_cache": use_cache, "keep_texts": keep_texts, "keep_neighbors": keep_neighbors,
         "n_replicates": plan.n_replicates, "settings_id": spec.settings_id,
+        "dedup": first.cloud.params["dedup"], "context_rule": extraction_stats.get("context_rule"),
     }
     counts = {
         "sequences_available": texts.counts["available"],
@@ -439,6 +441,8 @@ def measure(
         "positions_computed": extraction_stats.get("n_positions_computed"),
         "tokens_sampled": first.cloud.counts["sampled"],
         "duplicates_removed": first.cloud.counts["duplicates_removed"],
+        "duplicates_same_context": first.cloud.counts["duplicates_same_context"],
+        "duplicates_same_vector": first.cloud.counts["duplicates_same_vector"],
         "points": first.cloud.counts["points"],
         "points_requested": first.cloud.counts["points_requested"],
     }

@@ -157,7 +157,8 @@ def measure_replicates(
         c0 = next(iter(rc.values()))
         records.append({"replicate": r, "data_seed": plan.seeds[r][0], "seed": plan.seeds[r][1],
                         "sequences": len(plan.texts[r]), "data_fingerprint": plan.texts[r].fingerprint,
-                        "points": c0.counts["points"], "means": {label: m[r] for label, m in means.items()},
+                        "points": c0.counts["points"], "duplicates_removed": c0.counts["duplicates_removed"],
+                        "means": {label: m[r] for label, m in means.items()},
                         "bootstrap": {label: b.to_dict() for label, b in boots.items()}})
     if progress and plan.n_replicates > 1:
         progress("replicates", plan.n_replicates, plan.n_replicates)

@@ -54,6 +54,10 @@ BACKEND = "auto"
 EXTRA_CANDIDATES = 16
 #: Token vectors drawn (without replacement) before deduplication.
 SAMPLE_SIZE = 150_000
+#: How the cloud finds duplicate tokens (`lidscope.cloud`): "token-context" removes a token whose
+#: model input (decoder: causal prefix; encoder: whole sequence; plus the position) was drawn
+#: before, then bit-identical vectors; so the points do not depend on float rounding of a batch.
+DEDUP_RULE = "token-context"
 #: Seed of the token sample; seed of the sequence sample.
 SEED = 42
 DATA_SEED = 42

@@ -12,7 +12,8 @@ def _batches(n_batches=5, rows=37, d=8, seed=0):
     rng = np.random.default_rng(seed)
     for b in range(n_batches):
         v = rng.normal(size=(rows, d)).astype(np.float32)
-        meta = {"seq_index": np.full(rows, b), "position": np.arange(rows), "token_id": np.arange(rows) + b}
+        meta = {"seq_index": np.full(rows, b), "position": np.arange(rows), "token_id": np.arange(rows) + b,
+                "sequence_rank": np.full(rows, b), "context": b * rows + np.arange(rows)}
         yield {"-1": v, "0": v * 2}, meta
 
 

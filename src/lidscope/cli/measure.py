@@ -57,8 +57,8 @@ def _print_summary(console: Any, r: Any) -> None:
               f"({c['sequences_empty_dropped']} empty dropped; {c['sequences_available']:,} in the split)")
     t.add_row("tokens", f"{c['tokens']:,} -> {c['tokens_kept']:,} kept (eos dropped {c['tokens_dropped_eos']}, "
               f"bos dropped {c['tokens_dropped_bos']}, other special dropped {c['tokens_dropped_special']})")
-    t.add_row("points", f"{c['tokens_sampled']:,} sampled, {c['duplicates_removed']:,} duplicates removed, "
-              f"{c['points']:,} measured (N requested {c['points_requested']:,})")
+    t.add_row("points", f"{c['tokens_sampled']:,} sampled, {c['duplicates_removed']:,} duplicates removed"
+              f"{_dedup_text(s)}, {c['points']:,} measured (N requested {c['points_requested']:,})")
     p = s["params"]
     t.add_row("estimator", f"{p['estimator']}, L = {p['n_neighbors']}, discard {p['discard_fraction']}")
     for label, ls in s["layers"].items():
@@ -84,6 +84,18 @@ def _print_summary(console: Any, r: Any) -> None:
     console.print(t)
     for note in s.get("notes", []):
         console.print(f"[yellow]note:[/] {escape(str(note))}")
+
+
+def _dedup_text(s: dict) -> str:
+    """`` (12 same context, 0 same vector; rule token-context, causal-prefix)`` or nothing."""
+    c, p = s["counts"], s["params"]
+    if "duplicates_same_context" not in c:
+        return ""
+    rule = p.get("dedup", "")
+    if p.get("context_rule"):
+        rule += f", {p['context_rule']}"
+    return (f" ({c['duplicates_same_context']:,} same context, {c['duplicates_same_vector']:,} same vector; "
+            f"rule {rule})")
 
 
 def _interval_text(ls: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ Layout of one entry ``<root>/<key>/``::
 
     manifest.json          format, key parts, layer labels, dim, rows per chunk, extraction stats
     layer0-00000.npy ...   float32 (rows, d) vectors of layer label 0, chunk 0, ...
-    meta-00000.npy ...     int64 (rows, 3): seq_index, position, token_id
+    meta-00000.npy ...     int64 (rows, 5): seq_index, position, token_id, sequence_rank, context
 
 Vectors are written chunk by chunk while the model runs, so they are never all in RAM. An entry
 is built in a hidden temporary folder ``<root>/.tmp-<key>-<pid>-<rand>`` and renamed into place
@@ -31,8 +31,8 @@ import numpy as np
 
 from lidscope.extract.errors import ExtractError
 
-CACHE_FORMAT = 2  # 2: chunk sizes and digests in the manifest, checked when the entry is opened
-META_COLUMNS = ("seq_index", "position", "token_id")
+CACHE_FORMAT = 3  # 2: chunk sizes and digests in the manifest, checked when opened; 3: token contexts
+META_COLUMNS = ("seq_index", "position", "token_id", "sequence_rank", "context")
 
 
 class CacheError(ExtractError):
@@ -249,7 +249,8 @@ class EmbeddingCache:
         return arr
 
     def metadata(self) -> dict[str, np.ndarray]:
-        """Per-row ``seq_index``, ``position``, ``token_id`` (int64 arrays of length n_rows)."""
+        """Per-row ``seq_index``, ``position``, ``token_id``, ``sequence_rank``, ``context`` (int64
+        arrays of length n_rows; the last two: `lidscope.extract.tokens.token_contexts`)."""
         if not self.chunks:
             return {c: np.zeros(0, dtype=np.int64) for c in META_COLUMNS}
         parts = [self._load(f"meta-{c:05d}.npy", n, len(META_COLUMNS), np.int64) for c, n in enumerate(self.chunks)]

@@ -402,12 +402,21 @@ def _prepare(model: Any) -> tuple[Any, dict[str, Any]]:
     info["n_parameters"] = int(sum(p.numel() for p in model.parameters()))
     info["hidden_size"] = getattr(config, "hidden_size", None)
     info["num_hidden_layers"] = getattr(config, "num_hidden_layers", None)
-    info["is_decoder"] = bool(
-        getattr(config, "is_decoder", False)
-        or any(a.endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or []))
-        or info["model_type"] in _DECODER_TYPES
-    )
+    info["is_decoder"] = declares_decoder(config)
     return model, info
+
+
+def declares_decoder(config: Any) -> bool:
+    """Whether a model's config says it is a causal decoder: ``is_decoder``, a ``*ForCausalLM``
+    architecture, or a model type of `_DECODER_TYPES` (a model built from a bare config has no
+    ``architectures``). `lidscope.extract.tokens.extract` checks the claim with a probe before it
+    relies on it (`lidscope.extract.tokens.context_rule`)."""
+    model_type = getattr(config, "model_type", None)
+    return bool(
+        getattr(config, "is_decoder", False)
+        or any(str(a).endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or []))
+        or model_type in _DECODER_TYPES
+    )
 
 
 _DECODER_TYPES = {

@@ -21,6 +21,14 @@ Token rules (`TokenRules`), applied per sequence:
 
 So RoBERTa keeps ``<s>`` and drops ``</s>``; BERT keeps ``[CLS]`` and ``[SEP]`` (it has no eos);
 Llama keeps ``<s>`` and drops ``</s>``; GPT-2/SmolLM2 (no start token added) drop any eos.
+
+Token contexts (`token_contexts`): every kept token also gets a ``context`` id, equal for two
+tokens exactly when the model computes their vectors from the same input, and a ``sequence_rank``
+(the rank of its sequence in the lexicographic order of token ids). With the ``causal-prefix``
+rule (a decoder, `context_rule`) the input of position p is the token ids ``0..p`` of its
+sequence; with ``whole-sequence`` (encoders, masked-token mode, and any model whose claim to be
+causal a probe refutes) it is the sequence's ids and p. `lidscope.cloud` removes duplicates by
+these ids, so which points are kept does not depend on float rounding (batching, threads).
 """
 
 from __future__ import annotations
@@ -121,6 +129,12 @@ class ExtractStats:
     n_positions_computed: int = 0
     n_forward_passes: int = 0
     n_sequences_reused: int = 0
+    #: ``decoder`` / ``encoder`` as the model's config declares it (`lidscope.extract.models.declares_decoder`)
+    model_kind: str = ""
+    #: which token inputs count as the same (`context_rule`): ``causal-prefix`` or ``whole-sequence``
+    context_rule: str = ""
+    #: the causality probe: largest relative change of earlier positions when the last token changes
+    causal_probe: dict[str, Any] | None = None
     seconds_tokenize: float = 0.0
     seconds_forward: float = 0.0
     pad_token_id: int | None = None
@@ -186,6 +200,90 @@ def resolve_pad_id(tokenizer: Any, pad_token_id: int | None = None) -> tuple[int
         "the tokenizer has no pad, eos, bos or unk token, so batches cannot be padded. Pass "
         "--pad-token-id ID (any valid token id: padding positions are masked and never measured)."
     )
+
+
+CAUSAL_PREFIX = "causal-prefix"
+WHOLE_SEQUENCE = "whole-sequence"
+#: largest relative change of an earlier position's vector, when only the last token changes, for
+#: which a model counts as causal (a causal model gives 0; bidirectional attention gives ~1e-2 and up)
+CAUSAL_PROBE_TOLERANCE = 1e-5
+
+
+def token_contexts(ids_list: Sequence[np.ndarray], causal: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Content ranks of sequences and context ids of their positions.
+
+    Sequences are sorted lexicographically by token ids (a shorter prefix first). Returns
+    ``(rank, context)``: ``rank[s]`` = the sorted index of the first sequence identical to ``s``
+    (identical sequences share it), and ``context[s][p]`` = an id equal for two positions exactly
+    when their inputs are equal: with ``causal`` the ids ``0..p`` (a shared prefix), else the whole
+    sequence; the position is part of the id. Exact (no hashing); O(total tokens).
+    """
+    n = len(ids_list)
+    stride = max((len(x) for x in ids_list), default=0) + 1
+    keys = [np.asarray(x, dtype=np.int64).astype(">u8").tobytes() for x in ids_list]
+    order = sorted(range(n), key=keys.__getitem__)
+    rank = np.zeros(n, dtype=np.int64)
+    rep: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
+    context: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n
+    prev = -1
+    group = 0
+    for k, s in enumerate(order):
+        ids = np.asarray(ids_list[s], dtype=np.int64)
+        lcp, same = 0, False
+        if prev >= 0:
+            a = np.asarray(ids_list[prev], dtype=np.int64)
+            m = min(len(a), len(ids))
+            diff = np.flatnonzero(a[:m] != ids[:m])
+            lcp = int(diff[0]) if diff.size else m
+            same = lcp == len(a) == len(ids)
+        if not same:
+            group = k
+        rank[s] = group
+        if causal:
+            r = np.full(len(ids), k, dtype=np.int64)
+            if prev >= 0:
+                r[:lcp] = rep[prev][:lcp]
+        else:
+            r = np.full(len(ids), group, dtype=np.int64)
+        rep[s] = r
+        context[s] = r * stride + np.arange(len(ids), dtype=np.int64)
+        prev = s
+    return rank, context
+
+
+def causal_probe(model: Any, ids_list: Sequence[np.ndarray], config: ExtractionConfig) -> dict[str, Any] | None:
+    """Does a position's vector depend on later tokens? One forward pass of two copies of a real
+    sequence (at most 16 tokens) that differ only in their last token; the largest change of an
+    earlier position in a measured layer, relative to the largest vector entry. ``None`` when every
+    sequence has one token (then both rules are the same)."""
+    import torch
+
+    base = next((np.asarray(x[:16], dtype=np.int64) for x in ids_list if len(x) >= 2), None)
+    if base is None:
+        return None
+    vocab = int(getattr(getattr(model, "config", None), "vocab_size", 0) or (int(base.max()) + 2))
+    other = base.copy()
+    other[-1] = (int(base[-1]) + 1) % max(vocab, 2)
+    ids = np.stack([base, other])
+    with torch.inference_mode():
+        hidden = _forward_layers(model, ids, np.ones_like(ids), config)
+    change = 0.0
+    for h in hidden:
+        h = h.float()
+        scale = float(h[:, :-1].abs().max()) or 1.0
+        change = max(change, float((h[0, :-1] - h[1, :-1]).abs().max()) / scale)
+    return {"positions": int(len(base) - 1), "max_relative_change": change, "tolerance": CAUSAL_PROBE_TOLERANCE}
+
+
+def context_rule(decoder: bool, probe: dict[str, Any] | None, masked_tokens: bool) -> str:
+    """``causal-prefix`` for a declared decoder whose probe finds no dependence on later tokens
+    (or had nothing to probe), else ``whole-sequence`` (always valid: the same ids give the same
+    vector in any model). Masked-token mode replaces position p's id, so it uses whole sequences."""
+    if masked_tokens or not decoder:
+        return WHOLE_SEQUENCE
+    if probe is not None and probe["max_relative_change"] > probe["tolerance"]:
+        return WHOLE_SEQUENCE
+    return CAUSAL_PREFIX
 
 
 def tokenize(
@@ -311,12 +409,16 @@ def extract(
     config: ExtractionConfig,
     sink: Sink,
     progress: Progress | None = None,
+    decoder: bool | None = None,
 ) -> ExtractStats:
     """Run the model over ``texts`` and hand the kept token vectors to ``sink`` batch by batch.
 
     Each sink call gets, per layer label, a float32 ``(k, d)`` array, and per-row metadata
-    ``seq_index`` (index into ``texts``), ``position`` (token position) and ``token_id``.
+    ``seq_index`` (index into ``texts``), ``position`` (token position), ``token_id``,
+    ``sequence_rank`` and ``context`` (`token_contexts`).
     Rows arrive in processing (length-bucketed) order; sort by (seq_index, position) for text order.
+    ``decoder``: whether the model is a causal decoder (None: as its config declares,
+    `lidscope.extract.models.declares_decoder`); a probe checks it (`context_rule`).
 
     Raises:
         ExtractionError: bad layer index, no hidden states, no mask token in masked mode.
@@ -365,6 +467,16 @@ def extract(
     reps = [s for s in range(len(ids_list)) if first_of[ids_list[s].tobytes()] == s and keeps[s].any()]
     stats.n_sequences_reused = int(sum(len(v) for v in copies.values()))
 
+    if decoder is None:
+        from lidscope.extract.models import declares_decoder
+
+        decoder = declares_decoder(getattr(model, "config", None))
+    stats.model_kind = "decoder" if decoder else "encoder"
+    if decoder and not config.masked_tokens:
+        stats.causal_probe = causal_probe(model, [ids_list[s] for s in reps], config)
+    stats.context_rule = context_rule(decoder, stats.causal_probe, config.masked_tokens)
+    seq_rank, contexts = token_contexts(ids_list, stats.context_rule == CAUSAL_PREFIX)
+
     mask_id = None
     if config.masked_tokens:
         mask_id = getattr(tokenizer, "mask_token_id", None)
@@ -406,12 +518,14 @@ def extract(
             sel_row: list[np.ndarray] = []
             sel_pos: list[np.ndarray] = []
             sel_seq: list[np.ndarray] = []
+            sel_ctx: list[np.ndarray] = []
             for j, (s, p) in enumerate(items):
                 pos = np.flatnonzero(keeps[s]) if p < 0 else np.asarray([p])
                 for target in [s, *copies.get(s, [])]:
                     sel_row.append(np.full(len(pos), j, dtype=np.int64))
                     sel_pos.append(pos)
                     sel_seq.append(np.full(len(pos), target, dtype=np.int64))
+                    sel_ctx.append(contexts[target][pos])
                 remaining[s] -= 1
                 if remaining[s] == 0:
                     n_done += 1 + len(copies.get(s, []))
@@ -427,6 +541,8 @@ def extract(
                 "seq_index": seq_idx,
                 "position": pp.astype(np.int64),
                 "token_id": np.asarray([ids_list[s][q] for s, q in zip(seq_idx, pp)], dtype=np.int64),
+                "sequence_rank": seq_rank[seq_idx],
+                "context": np.concatenate(sel_ctx),
             }
             sink(vectors, meta)
             real = int(sum(len(r) for r in rows))
