@@ -1,4 +1,6 @@
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -6,6 +8,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["COLUMNS"] = "200"  # rich wraps CLI output at 80 columns without a terminal; tests read whole lines
 
 import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))  # shared helpers (fuzzing.py) for tests in sub-folders
 
 
 @pytest.fixture
