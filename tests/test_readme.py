@@ -9,6 +9,8 @@ import typer
 
 from lidscope.cli import _register, app
 
+pytestmark = pytest.mark.slow  # runs README's snippets and commands: left out of the fast loop (-m 'not slow')
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 _register()
 

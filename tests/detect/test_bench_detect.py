@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # trains and scores a tiny LoRA model end to end: left out of the fast loop (-m 'not slow')
+
 
 def _bench():
     path = Path(__file__).parents[2] / "benchmarks" / "bench_detect.py"

@@ -17,6 +17,8 @@ from lidscope.executors import ExecutorError, get_executor  # noqa: E402
 from lidscope.executors.ray import (RayExecutor, RayExecutorError, SharedPathError, _probe_paths,  # noqa: E402
                                     check_shared_paths, job_paths)
 
+pytestmark = pytest.mark.slow  # starts a local Ray cluster: left out of the fast loop (-m 'not slow')
+
 # job functions defined here travel to the workers by value (the workers cannot import this module)
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 

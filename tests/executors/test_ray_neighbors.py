@@ -12,6 +12,8 @@ from lidscope.executors.ray_neighbors import default_block_size, kneighbors_ray,
 from lidscope.neighbors import centred_float32, row_keys  # noqa: E402
 from lidscope.synthetic import curved_manifold, near_tie_cloud  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts a local Ray cluster: left out of the fast loop (-m 'not slow')
+
 
 
 def _assert_identical(got, ref) -> None:

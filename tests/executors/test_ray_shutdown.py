@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (CI installs it): pip install 'lidscope[ray]'")
 
+pytestmark = pytest.mark.slow  # starts a local Ray cluster: left out of the fast loop (-m 'not slow')
+
 INIT = "dict(num_cpus=1, object_store_memory=80 * 2**20, include_dashboard=False, logging_level='ERROR')"
 
 

@@ -20,6 +20,8 @@ from lidscope.settings import MeasureSettings  # noqa: E402
 from lidscope.training.store import ResultsStore  # noqa: E402
 from lidscope.training.sweep import plan_sweep, run_sweep  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts a local Ray cluster: left out of the fast loop (-m 'not slow')
+
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 SETTINGS = MeasureSettings(**SMALL, layers=(-2, -1))

@@ -21,6 +21,8 @@ from lidscope.report import write_report  # noqa: E402
 from lidscope.report.build import histogram  # noqa: E402
 from lidscope.runs import load_run  # noqa: E402
 
+pytestmark = pytest.mark.slow  # drives headless Chromium: left out of the fast loop (-m 'not slow')
+
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory):
     browser_or_skip()

@@ -52,6 +52,7 @@ def _column(page, table: str, header: str) -> list[str]:
     return page.locator(f"#{table} tbody td:nth-child({heads.index(header) + 1})").all_inner_texts()
 
 
+@pytest.mark.slow  # headless Chromium
 def test_page_opens_offline_without_errors(opened):
     page, errors, requests, _ = opened
     assert errors == [] and requests == []
@@ -59,6 +60,7 @@ def test_page_opens_offline_without_errors(opened):
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
+@pytest.mark.slow  # headless Chromium
 def test_verdicts_shown_are_the_recorded_ones(opened):
     page, _, _, d = opened
     assert _column(page, "detect0-verdicts", "set") == list(d["sets"])
@@ -70,6 +72,7 @@ def test_verdicts_shown_are_the_recorded_ones(opened):
     np.testing.assert_allclose(shown_p, [r["p_value"] for r in d["sets"].values()], atol=5e-4)
 
 
+@pytest.mark.slow  # headless Chromium
 def test_method_table_and_curve_columns(opened):
     page, _, _, d = opened
     methods = _column(page, "detect0-methods", "method")
@@ -83,6 +86,7 @@ def test_method_table_and_curve_columns(opened):
     assert set(_column(page, "detect0-methods", "n=80")) == {""}   # more than the 40 texts: not measured
 
 
+@pytest.mark.slow  # headless Chromium
 def test_roc_figure_draws_the_scores_of_the_texts(opened, detect_folder):
     page, _, _, d = opened
     texts = pq.read_table(detect_folder / "texts.parquet").to_pandas()
