@@ -284,3 +284,20 @@ def plan_grokking_sweep(console: Any, configs: list[Any], out: Any, fresh: bool)
             times["evaluation"] += per_eval * sum(1 for s in eval_steps(c) if s > done)
     rows.append(("output", str(out)))
     print_plan(console, "lidscope grokking-sweep", rows, times)
+
+
+def plan_geometry(console: Any, X: np.ndarray, metrics: Any, sizes: list[int], gride_max_rank: int,
+                  ph_points: int, out: Any) -> None:
+    """Shape and descriptors of a ``geometry`` run and the time of its one exact neighbour search."""
+    n, d = X.shape
+    rows = [("points", f"{n:,} rows x {d} dimensions ({X.dtype})"), ("metrics", ", ".join(metrics) or "none"),
+            ("output", str(out))]
+    times = {}
+    k = max([s for s in sizes if s < n] * ("scale_profile" in metrics)
+            + [gride_max_rank] * ("gride" in metrics and gride_max_rank < n) or [0])
+    if k:
+        rows.append(("neighbour search", f"k = {k}, shared by the scale profile and GRIDE"))
+        times["neighbour search"] = search_seconds(n, d)
+    if "persistence" in metrics:
+        rows.append(("persistent homology", f"Vietoris-Rips H0/H1 of {min(n, ph_points):,} points"))
+    print_plan(console, "lidscope geometry", rows, times)
