@@ -145,6 +145,17 @@ def environment() -> dict[str, Any]:
     return env
 
 
+def check_enough_tokens(n_tokens_kept: int, n_sequences: int, n_neighbors: int) -> None:
+    """Refuse, before the forward pass, texts with fewer kept tokens than the L + 1 points a
+    measurement needs (duplicates can only lower the count further)."""
+    if n_tokens_kept < n_neighbors + 1:
+        raise LIDInputError(
+            f"{n_sequences} sequences give {n_tokens_kept} tokens after the token rules, but L = {n_neighbors} "
+            f"neighbours need at least {n_neighbors + 1} points. Measure more sequences (--n-sequences, more "
+            "text) or use fewer neighbours (--neighbors)."
+        )
+
+
 def _resolve_model(
     model: Any, tokenizer: Any, *, gguf_file: str | None, trust_remote_code: bool, model_name: str | None,
     cache_root: Path | None, revision: str | None = None,
@@ -346,7 +357,8 @@ def measure(
             cleanup_stale(cache_root)
             with CacheWriter(cache_root, key, config.layer_labels(), key_parts) as writer:
                 stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress,
-                                decoder=loaded.info.get("is_decoder"))
+                                decoder=loaded.info.get("is_decoder"),
+                                check=lambda st: check_enough_tokens(st.n_tokens_kept, st.n_sequences, n_neighbors))
                 cache = writer.commit({"extraction_stats": stats.to_dict()})
         timings["extract"] = time.perf_counter() - t
         extraction_stats = cache.info.get("extraction_stats", {})

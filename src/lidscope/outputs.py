@@ -25,6 +25,45 @@ if TYPE_CHECKING:
     from lidscope.measure import CompareResult, MeasureResult
 
 
+def output_problem(path: str | os.PathLike[str], kind: str = "folder") -> str | None:
+    """Why ``path`` cannot be written as a ``kind`` (``"folder"`` or ``"file"``), or ``None``.
+
+    Checked before any work, so a run never computes for an hour and then fails to save: the path
+    itself must not be of the other kind, and its nearest existing ancestor must be a folder this
+    process can create files in (tested by creating and removing a file there, which also catches a
+    read-only file system where permission bits say nothing, e.g. for root). Missing parent folders
+    are fine: the writers create them.
+    """
+    p = Path(path).expanduser()
+    if kind == "folder" and p.exists() and not p.is_dir():
+        return f"{p} exists and is a file, not a folder"
+    if kind == "file" and p.is_dir():
+        return f"{p} is a folder; give a file name"
+    probe_in = p if kind == "folder" and p.is_dir() else p.parent
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        return f"{probe_in} (a parent of {p}) is a file, not a folder"
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".lidscope-write-check-", dir=probe_in)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        return f"cannot create files in {probe_in} ({exc.strerror or exc})"
+    return None
+
+
+def check_output(path: str | os.PathLike[str], kind: str = "folder", option: str = "--out") -> None:
+    """Raise `LIDInputError` when `output_problem` finds one (named after the ``option`` that set it)."""
+    from lidscope.errors import LIDInputError
+
+    problem = output_problem(path, kind)
+    if problem:
+        raise LIDInputError(f"{option} {path}: {problem}. Choose another {option} (nothing was computed).")
+
+
 def to_jsonable(o: Any) -> Any:
     """``json.dumps`` fallback: NumPy scalars and arrays, paths, sets and tuples; else ``str(o)``."""
     if isinstance(o, np.generic):

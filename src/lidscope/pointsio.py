@@ -24,12 +24,13 @@ def _pick(names: list[str], key: str | None, what: str, path: Path) -> str:
     )
 
 
-def load_points(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
+def load_points(path: str | os.PathLike[str], key: str | None = None, notes: list[str] | None = None) -> np.ndarray:
     """The (n, d) array stored in ``path``.
 
     ``key`` names the array in an .npz or .safetensors file, or the column of a Parquet file
     (a list/fixed-size-list column, one point per row; or several numeric columns if omitted).
-    Nothing is unpickled: .npy/.npz object arrays are refused.
+    Nothing is unpickled: .npy/.npz object arrays are refused. Which Parquet columns became the
+    coordinates (and which were left out, not being numeric) is appended to ``notes`` when given.
     """
     p = Path(path)
     if not p.exists():
@@ -47,7 +48,7 @@ def load_points(path: str | os.PathLike[str], key: str | None = None) -> np.ndar
             tensors = load_file(str(p))
             return tensors[_pick(sorted(tensors), key, "tensor", p)]
         if suffix == ".parquet":
-            return _load_parquet(p, key)
+            return _load_parquet(p, key, notes)
     except LIDInputError:
         raise
     except Exception as exc:  # unreadable or corrupt file: say which and why
@@ -55,7 +56,7 @@ def load_points(path: str | os.PathLike[str], key: str | None = None) -> np.ndar
     raise LIDInputError(f"Unsupported file type {suffix!r} for {p}; use one of {', '.join(FORMATS)}.")
 
 
-def _load_parquet(p: Path, key: str | None) -> np.ndarray:
+def _load_parquet(p: Path, key: str | None, notes: list[str] | None = None) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,4 +76,8 @@ def _load_parquet(p: Path, key: str | None) -> np.ndarray:
     numeric = [f.name for f in table.schema if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]
     if not numeric:
         raise LIDInputError(f"{p} has no list column and no numeric columns to use as coordinates.")
+    left_out = [c for c in table.column_names if c not in numeric]
+    if notes is not None:
+        notes.append(f"{p}: coordinates from the {len(numeric)} numeric columns {', '.join(numeric)}"
+                     + (f"; left out (not numeric): {', '.join(left_out)}" if left_out else ""))
     return np.column_stack([table.column(c).to_numpy() for c in numeric])

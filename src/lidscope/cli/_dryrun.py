@@ -81,11 +81,14 @@ def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tupl
     forward rate and load time (a model is loaded once per plan)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from lidscope.extract.models import resolve_model_spec
+    from lidscope.extract.models import check_model_folder, resolve_model_spec
+    from lidscope.extract.tokens import TokenRules, check_layers, hidden_state_count, keep_positions, special_token_ids
+    from lidscope.measure import check_enough_tokens
     from lidscope.replicates import plan_replicates
 
     s = _settings(kw)
     folder, gguf, label = resolve_model_spec(kw["model"], kw.get("gguf_file"), revision=kw.get("revision"))
+    check_model_folder(folder, gguf)
     plan = plan_replicates(kw["data"], s.replicate_seeds(), split=kw.get("split"), text_column=s.text_column,
                            n_sequences=s.n_sequences)
     texts = list(plan.union.texts)
@@ -98,8 +101,16 @@ def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tupl
     dim = 0
     if gguf is None:
         tok = AutoTokenizer.from_pretrained(str(folder))
-        lengths = np.array([len(x) for x in tok(texts, truncation=True, max_length=s.max_length)["input_ids"]])
+        ids = tok(texts, truncation=True, max_length=s.max_length)["input_ids"]
+        lengths = np.array([len(x) for x in ids])
         config = AutoConfig.from_pretrained(str(folder))
+        # what the run refuses, refused here: a layer the model lacks, fewer tokens than L + 1 points
+        check_layers(s.layers, hidden_state_count(config))
+        rules = TokenRules(keep_bos=kw.get("keep_bos", True), drop_eos=kw.get("drop_eos", True),
+                           drop_special=kw.get("drop_special", False))
+        special = special_token_ids(tok)
+        check_enough_tokens(int(sum(keep_positions(np.asarray(x), rules, special).sum() for x in ids)),
+                            len(texts), s.n_neighbors)
         dim = int(getattr(config, "hidden_size", 0) or getattr(config, "n_embd", 0))
         rows.append(("tokens", f"{lengths.sum():,} (mean {lengths.mean():.1f} per sequence, max length {s.max_length})"))
         key = str(folder)
@@ -301,3 +312,39 @@ def plan_geometry(console: Any, X: np.ndarray, metrics: Any, sizes: list[int], g
     if "persistence" in metrics:
         rows.append(("persistent homology", f"Vietoris-Rips H0/H1 of {min(n, ph_points):,} points"))
     print_plan(console, "lidscope geometry", rows, times)
+
+
+def plan_detect(console: Any, model: str, candidates: dict[str, str], reference: str, base: str | None,
+                settings: Any, out: Any) -> None:
+    """Check what ``detect`` would refuse (settings, text sets and their sizes, model folders, the
+    layer), then print the sets, the models and the time of their forward passes."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from lidscope.detect import checks
+    from lidscope.detect.pipeline import _read_set
+    from lidscope.extract.models import check_model_folder, resolve_model_spec
+    from lidscope.extract.tokens import check_layers, hidden_state_count
+
+    sets = {}
+    rows: list[tuple[str, str]] = []
+    for name, spec in {**candidates, "reference": reference}.items():
+        sets[name], info = _read_set(spec, settings)
+        rows.append((name, f"{spec}: {len(sets[name]):,} texts"))
+    checks.check_sizes(sets, settings.min_texts)
+    texts = [t for v in sets.values() for t in v]
+    times: dict[str, float] = {}
+    for role, spec in (("model", model), ("base", base)):
+        if spec is None:
+            continue
+        folder, gguf, label = resolve_model_spec(spec)
+        check_model_folder(folder, gguf)
+        rows.append((role, f"{label} ({folder}{'/' + gguf if gguf else ''})"))
+        if gguf is None:
+            check_layers([settings.layer], hidden_state_count(AutoConfig.from_pretrained(str(folder))))
+            tok = AutoTokenizer.from_pretrained(str(folder))
+            n_tok = sum(len(x) for x in tok(texts, truncation=True, max_length=settings.max_length)["input_ids"])
+            rate, load = _forward_rate(folder, texts, settings.max_length)
+            times[f"load {role}"] = load
+            times[f"forward pass ({role})"] = n_tok / rate
+    rows += [("layer", str(settings.layer)), ("decided by", settings.decide_by), ("output", str(out))]
+    print_plan(console, "lidscope detect", rows, times)

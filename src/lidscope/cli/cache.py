@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+#: the parts lidscope itself writes under the cache root (token vectors; GGUF models converted once)
+KNOWN_PARTS = ("embeddings", "models")
 _UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12}
 
 
@@ -90,6 +92,12 @@ def cache_command(
     console = make_console()
     root = root or default_cache_root()
     limit = parse_size(max_size) if max_size is not None else None
+    parts = sorted(set(KNOWN_PARTS) | ({p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()))
+    unknown = [p for p in clear or [] if p != "all" and p not in parts]
+    if unknown:
+        console.print(f"[bold red]error:[/] no cache part {', '.join(map(repr, unknown))} in {root}; the parts are: "
+                      f"{', '.join(parts)} (or 'all'). Nothing was cleared.")
+        raise typer.Exit(2)
     for part in clear or []:
         targets = [p for p in root.iterdir() if p.is_dir()] if part == "all" and root.is_dir() else [root / part]
         for target in targets:

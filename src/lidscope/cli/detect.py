@@ -95,6 +95,8 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
         report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html (offline page)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Check the models, text sets and settings, print "
+                                                              "the plan and an estimated time, and stop."),
     ) -> None:
         """Which of these text sets was MODEL trained on? LID shift against the base and the reference, with
         intervals, a verdict and its error rate per set, and a membership score per text; loss, zlib, Min-K%,
@@ -112,12 +114,20 @@ def register(app: typer.Typer) -> None:
         limit_threads(threads)
         console = make_console()
         try:
+            from lidscope.outputs import check_output
+
+            check_output(out)
             settings = DetectSettings(layer=layer, max_length=max_length, n_texts=n_texts or None,
                                       n_points=n_points or None, n_neighbors=neighbors, decide_by=decide_by,
                                       alpha=alpha, seed=seed)
+            if dry_run:
+                from ._dryrun import plan_detect
+
+                plan_detect(console, model, _named(candidate), reference, base, settings, out)
+                raise typer.Exit(0)
             with stage_progress(progress) as cb:
                 res = detect(model, _named(candidate), reference, base=base, settings=settings, out=out, progress=cb)
-        except DetectError as exc:
+        except (DetectError, ValueError, OSError) as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         print_summary(console, res)

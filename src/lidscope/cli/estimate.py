@@ -49,10 +49,11 @@ def estimate(
     from .. import LIDInputError, local_dimensions
     from ..pointsio import load_points
     from ..provenance import array_sha256, environment, fingerprint_path
-    from ..outputs import write_json, write_parquet
+    from ..outputs import check_output, write_json, write_parquet
 
     try:
         check_backend(backend, device)
+        check_output(out)
         limit_threads(threads)
         if points is None:
             from ..synthetic import curved_manifold
@@ -61,8 +62,11 @@ def estimate(
             source = {"generated": "curved_manifold(n=10000, intrinsic_dim=10, ambient_dim=768, seed=0)"}
             console.print("No POINTS given: using a generated 10-dimensional curved manifold in 768-D (10,000 points).")
         else:
-            X = load_points(points, key)
-            source = {**fingerprint_path(points), "key": key}
+            read_notes: list[str] = []
+            X = load_points(points, key, notes=read_notes)
+            source = {**fingerprint_path(points), "key": key, **({"notes": read_notes} if read_notes else {})}
+            for note in read_notes:
+                console.print(f"[yellow]note:[/] {escape(note)}")
         if dry_run:
             from ..validation import as_cloud, check_enough_points, check_neighbors_param
             from ._dryrun import plan_estimate

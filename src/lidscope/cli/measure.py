@@ -115,6 +115,16 @@ def _fail(console: Any, exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _check_out(console: Any, out: Path, kind: str = "folder", option: str = "--out") -> None:
+    """Exit 2 with a clear message, before any model is loaded, when ``out`` cannot be written."""
+    from lidscope.outputs import check_output
+
+    try:
+        check_output(out, kind, option)
+    except ValueError as exc:
+        _fail(console, exc)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``measure`` and ``compare`` commands to the lidscope app."""
 
@@ -248,6 +258,7 @@ def register(app: typer.Typer) -> None:
         )
         kwargs["keep_texts"] = not no_keep_texts
         quiet_transformers()
+        _check_out(console, out)
         if dry_run:
             from ._dryrun import plan_measure
 
@@ -327,6 +338,7 @@ def register(app: typer.Typer) -> None:
                       average_layers=average_layers, split=split,
                       text_column=text_column, estimator=estimator, n_replicates=replicates,
                       twonn_fraction=twonn_fraction, **kw)
+        _check_out(console, out)
         if dry_run:
             from ._dryrun import plan_compare
 

@@ -28,6 +28,9 @@ def report_command(
     console = make_console()
     target = out or (runs[0] / "report.html" if len(runs) == 1 and runs[0].is_dir() else Path("lidscope-report.html"))
     try:
+        from lidscope.outputs import check_output
+
+        check_output(target, "file", "--out")
         path = write_report(runs, target, title=title, min_count=min_count)
     except LIDInputError as e:
         console.print(f"[bold red]error:[/] {escape(str(e))}")

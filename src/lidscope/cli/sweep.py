@@ -120,6 +120,9 @@ def register(app: typer.Typer) -> None:
         limit_threads(threads)
         quiet_transformers()
         try:
+            from lidscope.outputs import check_output
+
+            check_output(out)
             settings = MeasureSettings(n_sequences=n_sequences or None, n_points=n_points, n_neighbors=neighbors,
                                        layers=parse_layer_option(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
                                        max_length=max_length, estimator=estimator, discard_fraction=discard_fraction,

@@ -273,6 +273,35 @@ def locate_model(
     )
 
 
+def check_model_folder(folder: Path, gguf_file: str | None = None) -> None:
+    """Refuse a local model folder that lacks config.json, weights or tokenizer files, naming each
+    missing piece (before transformers tries, and fails with a message about something else).
+
+    Raises:
+        ModelLoadError: what is missing, and what a complete folder holds.
+    """
+    if gguf_file or not folder.is_dir():
+        return
+    missing = []
+    if not (folder / "config.json").is_file():
+        missing.append("config.json")
+    if not any(p.suffix in (".safetensors", ".bin", ".pt", ".pth") for p in folder.iterdir()):
+        ggufs = sorted(folder.glob("*.gguf"))
+        missing.append("model weights (*.safetensors or *.bin)"
+                       + (f"; it holds GGUF files ({', '.join(g.name for g in ggufs)}): pass --gguf-file NAME"
+                          if ggufs else ""))
+    if not any((folder / n).is_file() for n in _TOKENIZER_FILES):
+        missing.append("tokenizer files (tokenizer.json, or vocab.txt / vocab.json and merges.txt, or a "
+                       "sentencepiece .model, with tokenizer_config.json)")
+    if missing:
+        found = sorted(p.name for p in folder.iterdir())[:8]
+        raise ModelLoadError(
+            f"{folder} is not a complete model folder: no {'; no '.join(missing)} "
+            f"(it holds {', '.join(found) if found else 'nothing'}). Point --model at a Hugging Face "
+            "model folder (as saved by save_pretrained) or a .gguf file."
+        )
+
+
 def _weight_files(folder: Path, gguf_file: str | None) -> tuple[list[Path], str]:
     if gguf_file:
         f = folder / gguf_file
@@ -466,6 +495,7 @@ def load_model(
 
 def _load_located(folder: Path, gguf: str | None, label: str, trust_remote_code: bool, dtype: Any,
                   convert_gguf: bool, cache_root: str | os.PathLike[str] | None) -> LoadedModel:
+    check_model_folder(folder, gguf)
     weights, weights_format = _weight_files(folder, gguf)
     if gguf and convert_gguf:
         return _load_gguf_converted(

@@ -372,6 +372,25 @@ def _device_of(model: Any) -> Any:
         return torch.device("cpu")
 
 
+def hidden_state_count(model_config: Any) -> int | None:
+    """Hidden states a transformers model returns (blocks + 1 for the embeddings), from its config;
+    ``None`` when the config does not say."""
+    n = getattr(model_config, "num_hidden_layers", None)
+    return n + 1 if isinstance(n, int) and n >= 0 else None
+
+
+def check_layers(layers: Sequence[int], n: int | None) -> None:
+    """Raise `ExtractionError` for a layer index outside ``n`` hidden states (``None``: unknown, no check)."""
+    if n is None:
+        return
+    for layer in layers:
+        if not -n <= layer < n:
+            raise ExtractionError(
+                f"layer {layer} does not exist: this model has {n} hidden states "
+                f"(0 = embeddings .. {n - 1} = last; negatives count from the end: -1 .. -{n})."
+            )
+
+
 def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: ExtractionConfig) -> list[Any]:
     """Hidden states of the configured layers, float32 tensors ``(rows, width, d)``."""
     import torch
@@ -389,13 +408,7 @@ def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: Extra
             f"{type(model).__name__} returned no hidden_states; lidscope needs a transformers model "
             "that supports output_hidden_states=True."
         )
-    n = len(hs)
-    for layer in config.layers:
-        if not -n <= layer < n:
-            raise ExtractionError(
-                f"layer {layer} does not exist: this model has {n} hidden states "
-                f"(0 = embeddings .. {n - 1} = last; negatives count from the end: -1 .. -{n})."
-            )
+    check_layers(config.layers, len(hs))
     chosen = [hs[layer].float() for layer in config.layers]
     if config.average_layers and len(chosen) > 1:
         return [torch.stack(chosen).mean(dim=0)]
@@ -410,6 +423,7 @@ def extract(
     sink: Sink,
     progress: Progress | None = None,
     decoder: bool | None = None,
+    check: Callable[[ExtractStats], None] | None = None,
 ) -> ExtractStats:
     """Run the model over ``texts`` and hand the kept token vectors to ``sink`` batch by batch.
 
@@ -419,6 +433,8 @@ def extract(
     Rows arrive in processing (length-bucketed) order; sort by (seq_index, position) for text order.
     ``decoder``: whether the model is a causal decoder (None: as its config declares,
     `lidscope.extract.models.declares_decoder`); a probe checks it (`context_rule`).
+    ``check(stats)``, when given, runs after tokenisation and before the first forward pass (the
+    token counts are known then); it raises to stop a run whose result could not be used.
 
     Raises:
         ExtractionError: bad layer index, no hidden states, no mask token in masked mode.
@@ -455,6 +471,9 @@ def extract(
             f"no token survives the filtering rules in {len(texts)} sequences (rules: "
             f"{config.rules.to_dict()}). Check the texts are not empty and loosen the rules."
         )
+    check_layers(config.layers, hidden_state_count(getattr(model, "config", None)))
+    if check is not None:
+        check(stats)
 
     # identical token sequences are run once and their vectors copied: saves compute and keeps
     # their vectors bit-identical (so they are found as exact duplicates) whatever the batching
