@@ -346,6 +346,7 @@ def measure(
     key = cache_key(key_parts)
 
     tmp_root: Path | None = None
+    cache_kept = use_cache
     if not use_cache:
         tmp_root = Path(tempfile.mkdtemp(prefix="lidscope-extract-"))
         cache_root = tmp_root
@@ -355,7 +356,16 @@ def measure(
         cache_hit = cache is not None
         if cache is None:
             cleanup_stale(cache_root)
-            with CacheWriter(cache_root, key, config.layer_labels(), key_parts) as writer:
+            try:
+                writer = CacheWriter(cache_root, key, config.layer_labels(), key_parts)
+            except OSError as exc:  # a cache folder we cannot write: run on, keep nothing
+                tmp_root = Path(tempfile.mkdtemp(prefix="lidscope-extract-"))
+                notes.append(f"the embedding cache folder {cache_root} is not writable ({exc.strerror or exc}); "
+                             "the vectors were extracted into a temporary folder and not kept. Pass "
+                             "--cache-dir DIR (or set LIDSCOPE_CACHE) to keep them.")
+                cache_root, cache_kept = tmp_root, False
+                writer = CacheWriter(cache_root, key, config.layer_labels(), key_parts)
+            with writer:
                 stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress,
                                 decoder=loaded.info.get("is_decoder"),
                                 check=lambda st: check_enough_tokens(st.n_tokens_kept, st.n_sequences, n_neighbors))
@@ -485,7 +495,7 @@ def measure(
         "counts": counts,
         "params": params,
         "extraction": {**extraction_stats, "cache_key": key, "cache_hit": cache_hit,
-                       "cache_dir": str(cache_root) if use_cache else None},
+                       "cache_dir": str(cache_root) if cache_kept else None},
         "estimator_params": dict(first.lid.params),
         "timings_s": timings,
         "environment": environment(),

@@ -18,7 +18,8 @@ def _batches(n_batches=5, rows=37, d=8, seed=0):
 
 
 def test_roundtrip_in_chunks(tmp_path):
-    with CacheWriter(tmp_path, "k1", ["-1", "0"], {"x": 1}, chunk_bytes=2000) as w:
+    k1 = cache_key({"x": 1})
+    with CacheWriter(tmp_path, k1, ["-1", "0"], {"x": 1}, chunk_bytes=2000) as w:
         for v, m in _batches():
             w(v, m)
         c = w.commit({"extraction_stats": {"n": 1}})
@@ -30,7 +31,7 @@ def test_roundtrip_in_chunks(tmp_path):
     np.testing.assert_array_equal(c.gather("-1", rows), want[rows])
     md = c.metadata()
     assert md["seq_index"][40] == 1 and md["token_id"][40] == 3 + 1
-    again = lookup(tmp_path, "k1")
+    again = lookup(tmp_path, k1)
     assert again is not None and again.info == {"extraction_stats": {"n": 1}}
     assert not list(tmp_path.glob(".tmp-*"))
     for f in c.path.glob("*.npy"):  # plain arrays: loadable with pickle disabled
@@ -106,3 +107,19 @@ def test_entry_without_checksums_is_not_trusted(tmp_path):
     mf.write_text(json.dumps(manifest))
     with pytest.raises(CacheError, match="no checksum"):
         EmbeddingCache.open(c.path)
+
+
+def test_foreign_entry_is_refused_and_dropped(tmp_path):
+    """An entry built for other key parts (here: copied under this key's name) is never used."""
+    import shutil
+
+    mine, theirs = cache_key({"model": "a"}), cache_key({"model": "b"})
+    with CacheWriter(tmp_path, theirs, ["-1"], {"model": "b"}) as w:
+        for v, m in _batches(2):
+            w({"-1": v["-1"]}, m)
+        w.commit()
+    shutil.copytree(tmp_path / theirs, tmp_path / mine)
+    notes: list[str] = []
+    assert lookup(tmp_path, mine, notes) is None and not (tmp_path / mine).exists()
+    assert len(notes) == 1 and "foreign" in notes[0] and "another model" in notes[0]
+    assert lookup(tmp_path, theirs) is not None  # its own entry is fine

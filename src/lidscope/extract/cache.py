@@ -14,7 +14,9 @@ only after ``manifest.json`` is written: an interrupted run never leaves a half-
 
 The manifest records the size and BLAKE2b digest of every chunk file; `lookup` checks them before
 an entry is used, so a truncated or corrupted chunk (disk error, a copy cut short) is never read:
-the entry is deleted and the caller extracts again.
+the entry is deleted and the caller extracts again. An entry whose manifest was written for another
+key (a folder renamed or copied from another model or configuration) is refused the same way:
+`lookup` recomputes the key from the manifest's key parts.
 """
 
 from __future__ import annotations
@@ -236,7 +238,8 @@ class EmbeddingCache:
                     raise CacheError(f"cache file {path / n} has {size} bytes, {want['bytes']} were written "
                                      "(truncated?)")
                 if verify and file_digest(path / n) != want["blake2b"]:
-                    raise CacheError(f"cache file {path / n} does not match its checksum (corrupted)")
+                    raise CacheError(f"cache file {path / n} does not match its checksum (corrupted, or a "
+                                     "chunk copied from another entry)")
         return cls(path, manifest)
 
     def _load(self, name: str, rows: int, width: int, dtype: Any) -> np.ndarray:
@@ -286,7 +289,13 @@ def lookup(root: str | os.PathLike[str], key: str, notes: list[str] | None = Non
     if not path.exists():
         return None
     try:
-        return EmbeddingCache.open(path)
+        entry = EmbeddingCache.open(path)
+        built_for = entry.manifest.get("key_parts")
+        if entry.manifest.get("key") != key or (built_for and cache_key(built_for) != key):
+            raise CacheError(f"cache entry {path} was built for another model, data or configuration "
+                             f"(its manifest's key {entry.manifest.get('key')!r} does not hash to {key!r}): a "
+                             "foreign entry, never used")
+        return entry
     except CacheError as exc:
         shutil.rmtree(path, ignore_errors=True)
         if notes is not None:
