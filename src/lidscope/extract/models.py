@@ -608,3 +608,39 @@ def hf_folder(spec: str | os.PathLike[str]) -> tuple[Path, bool]:
                                  f"`lidscope measure --model {spec}` once to convert it.")
         return folder, True
     return folder, bool(loaded.info.get("is_decoder"))
+
+
+def embedding_matrix(model: Any) -> "np.ndarray":
+    """The rows of a model's input embedding matrix (vocabulary size, hidden size) as a float64 array.
+
+    The point cloud of "Topological Signatures of Grokking" (Tang et al.): one point per token of the
+    vocabulary. ``model`` is a `LoadedModel`, a transformers model (``get_input_embeddings()``), or any
+    ``torch.nn.Module`` with exactly one ``nn.Embedding``. Pass the result to `lidscope.geometry`.
+
+    Raises:
+        LIDInputError: the model has no input embedding to read.
+    """
+    import numpy as np
+    import torch
+
+    from ..errors import LIDInputError
+
+    module = getattr(model, "model", model) if isinstance(model, LoadedModel) else model
+    emb = None
+    getter = getattr(module, "get_input_embeddings", None)
+    if callable(getter):
+        try:
+            emb = getter()
+        except NotImplementedError:
+            emb = None
+    if emb is None and isinstance(module, torch.nn.Module):
+        found = [m for m in module.modules() if isinstance(m, torch.nn.Embedding)]
+        if len(found) > 1:
+            raise LIDInputError(f"the model has {len(found)} nn.Embedding modules and no get_input_embeddings(); "
+                                "pass the embedding module itself (e.g. model.tok_emb).")
+        emb = found[0] if found else None
+    weight = getattr(emb, "weight", None)
+    if weight is None:
+        raise LIDInputError(f"no input embedding matrix found on {type(module).__name__}: it needs "
+                            "get_input_embeddings() or one torch.nn.Embedding.")
+    return weight.detach().to("cpu", torch.float64).numpy().copy()

@@ -95,6 +95,10 @@ class GrokTransformer(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The token embedding (transformers' name): its rows are the point cloud of Tang et al."""
+        return self.tok
+
     def forward(self, tokens: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``tokens`` (batch, seq) -> (logits (batch, n_classes), hidden (batch, seq, d_model))."""
         t = tokens.shape[1]
