@@ -7,8 +7,8 @@ Parts (each path in its own subprocess: clean peak memory, numba's JIT warmed on
 * ``gride``: lidscope's GRIDE against DADApy 0.3.4's ``return_id_scaling_gride`` (run in its own venv,
   made by benchmarks/dadapy_fixtures.py's requirements) on the same cloud, range 64 (DADApy's default).
 * ``ph``: persistent homology of the default subsample (settings.PH_N_POINTS) of a 768-D cloud.
-* ``measure``: a quick ``lidscope measure`` (bundled MiniLM, bundled corpus) against ``lidscope geometry
-  --metrics all`` on a cloud of the same size and dimension (what ``--metrics all`` would add).
+* ``measure``: a quick ``lidscope measure`` (bundled MiniLM, bundled corpus, no cache) without and with
+  ``--metrics all`` (what the descriptors add).
 
     OMP_NUM_THREADS=2 python benchmarks/bench_geometry.py --parts profile,gride,ph --n 20000
 Rows go to benchmarks/data/geometry/<part>.jsonl.
@@ -113,33 +113,34 @@ def _sub(path: str, n: int, d: int, python: str | None = None) -> dict:
 
 
 def part_measure(args) -> list[dict]:
-    """Wall time of a quick measure (CLI) and of geometry --metrics all on a cloud of its size and dimension."""
+    """Wall time of a quick ``lidscope measure`` (bundled MiniLM and corpus, no cache: the forward pass
+    included), without and with ``--metrics all``, alternating, ``--repeats`` times each."""
     import tempfile
-
-    import numpy as np
-
-    from lidscope.settings import QUICK_SIZES
 
     rows = []
     env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src"))
     exe = str(Path(sys.executable).parent / "lidscope")
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        res = subprocess.run([exe, "measure", "--out", f"{tmp}/m", "--no-progress", "--no-cache"] + args.measure_args,
-                             capture_output=True, text=True, env=env)
-        rows.append({"path": "measure-quick", "seconds": time.perf_counter() - t, "rc": res.returncode,
-                     "tail": res.stdout.strip().splitlines()[-3:] if res.returncode else None})
-        print(json.dumps(rows[-1]), flush=True)
-        n, d = QUICK_SIZES["n_points"], args.measure_dim
-        np.save(f"{tmp}/x.npy", _cloud(n, d))
-        t = time.perf_counter()
-        res = subprocess.run([exe, "geometry", f"{tmp}/x.npy", "--json", "--out", f"{tmp}/g"], capture_output=True,
-                             text=True, env=env)
-        row = {"path": "geometry-all", "n": n, "d": d, "seconds": time.perf_counter() - t, "rc": res.returncode}
-        if res.returncode == 0:
-            row["timings_s"] = json.loads(res.stdout)["timings_s"]
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for rep in range(args.repeats):
+            for metrics in ("lid", "all"):
+                t = time.perf_counter()
+                res = subprocess.run([exe, "measure", "--out", f"{tmp}/{metrics}", "--quiet", "--no-cache",
+                                      "--no-figures", "--metrics", metrics] + args.measure_args,
+                                     capture_output=True, text=True, env=env)
+                row = {"path": f"measure-quick --metrics {metrics}", "repeat": rep, "rc": res.returncode,
+                       "seconds": time.perf_counter() - t}
+                if res.returncode == 0:
+                    s = json.loads(Path(f"{tmp}/{metrics}/summary.json").read_text())
+                    row["timings_s"] = s["timings_s"]
+                    row["n_points"] = s["counts"]["points"]
+                    g = s["layers"][s["layer"]].get("geometry")
+                    if g:
+                        row["geometry_timings_s"] = g["timings_s"]
+                else:
+                    row["tail"] = (res.stdout + res.stderr).strip().splitlines()[-3:]
+                row["load_after"] = round(os.getloadavg()[0], 2)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     return rows
 
 
@@ -148,7 +149,7 @@ def main() -> None:
     p.add_argument("--parts", default="profile,gride,ph,measure")
     p.add_argument("--n", type=int, default=20_000)
     p.add_argument("--d", type=int, default=768)
-    p.add_argument("--measure-dim", type=int, default=384, help="dimension of the bundled MiniLM's hidden states")
+    p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--measure-args", nargs="*", default=[])
     p.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.cloud import Cloud, build_cloud
+from lidscope.descriptors import geometry
 from lidscope.errors import LIDInputError
 from lidscope.explain import KEEP_NEIGHBORS, explain_result, write_explanation
 from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
@@ -35,6 +37,7 @@ from lidscope.extract.models import LoadedModel, default_cache_root, load_model,
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
 from lidscope.replicates import ONE_REPLICATE_NOTE, measure_replicates, plan_replicates
+from lidscope.stats import replicate_interval
 from lidscope.settings import COMPARE_N_REPLICATES, PAPER, MeasureSettings, replicate_seeds
 
 Progress = Callable[[str, int, int], None]
@@ -249,6 +252,7 @@ def measure(
     keep_texts: bool = True,
     keep_neighbors: int = KEEP_NEIGHBORS,
     n_replicates: int = PAPER.n_replicates,
+    metrics: Sequence[str] | str | None = PAPER.metrics,
     progress: Progress | None = None,
 ) -> MeasureResult:
     """Mean local intrinsic dimension of a model's contextual token embeddings on some texts.
@@ -285,6 +289,10 @@ def measure(
             the same M and N (`lidscope.replicates`); the mean is then the mean over replicates
             with a t-interval. The pointwise results (tokens, figures) are replicate 0's. With
             R = 1 the interval is the cluster bootstrap over sequences (``summary["interval"]``).
+        metrics: geometry descriptors measured beside the LID on every layer's cloud (`lidscope.geometry`:
+            scale_profile, gride, persistence, anisotropy, spectrum, or "all"); default none. With R > 1
+            each replicate's cloud gets them too, and every scalar has a t-interval over replicates
+            (``summary["layers"][label]["geometry"]``).
         progress: ``progress(stage, done, total)`` callback (stages ``load_model``, ``load_data``,
             ``tokenize``, ``extract``, ``extract_tokens``, ``cloud``, then those of
             `local_dimensions`, prefixed ``layer <label>: `` when several layers are measured).
@@ -424,6 +432,11 @@ def measure(
         plan, replicate_clouds, layer_results, n_neighbors=n_neighbors, estimator=estimator,
         discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, progress=progress)
     timings["replicates"] = time.perf_counter() - t
+    geometry_summaries: dict[str, dict[str, Any]] = {}
+    if spec.metrics:
+        t = time.perf_counter()
+        geometry_summaries = _measure_geometry(spec.metrics, replicate_clouds, layer_results, seed, backend, progress)
+        timings["geometry"] = time.perf_counter() - t
     if plan.n_replicates == 1:
         notes.append(ONE_REPLICATE_NOTE)
     t = time.perf_counter()
@@ -474,6 +487,8 @@ def measure(
         s["cloud_counts"] = lr.cloud.counts
         s["timings_s"] = dict(lr.lid.timings)
         s.update(uncertainty[label])
+        if label in geometry_summaries:
+            s["geometry"] = geometry_summaries[label]
         layer_summaries[label] = s
     fs = first.stats()
     summary: dict[str, Any] = {
@@ -510,6 +525,43 @@ def measure(
 
         write_measure(result, out, figures=figures)
     return result
+
+
+def _measure_geometry(metrics: Sequence[str], replicate_clouds: list[dict[str, Cloud]], layer_results: dict[str, Any],
+                      seed: int, backend: str, progress: Progress | None) -> dict[str, dict[str, Any]]:
+    """`lidscope.geometry` of every layer's cloud in every replicate: replicate 0's summary and diagrams, and
+    for R > 1 each scalar (and each entry of a per-scale list) as a t-interval over the replicates."""
+    out: dict[str, dict[str, Any]] = {}
+    for label in layer_results:
+        runs = []
+        for r, clouds in enumerate(replicate_clouds):
+            if progress:
+                progress(f"geometry {label}", r, len(replicate_clouds))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # unavailable descriptors are listed in the summary
+                runs.append(geometry(clouds[label].vectors, metrics, random_state=seed + r, backend=backend))
+        first = runs[0]
+        s = first.summary()
+        if first.diagrams is not None:
+            s["persistence_diagrams"] = {"h0": first.diagrams[0].tolist(), "h1": first.diagrams[1].tolist()}
+        if len(runs) > 1:
+            intervals: dict[str, dict[str, Any]] = {}
+            for name, vals in first.values.items():
+                if not all(name in g.values for g in runs):
+                    continue
+                intervals[name] = {}
+                for key, v in vals.items():
+                    per = [g.values[name][key] for g in runs]
+                    if isinstance(v, list) and all(len(p) == len(v) for p in per):
+                        intervals[name][key] = [replicate_interval([p[i] for p in per]).to_dict() for i in range(len(v))]
+                    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                        intervals[name][key] = replicate_interval(per).to_dict()
+            s["intervals"] = intervals
+            s["n_replicates"] = len(runs)
+        out[label] = s
+        if progress:
+            progress(f"geometry {label}", len(replicate_clouds), len(replicate_clouds))
+    return out
 
 
 def settings_of(kwargs: dict[str, Any]) -> MeasureSettings:

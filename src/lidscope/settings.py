@@ -140,6 +140,30 @@ def parse_layers(text: str | int | tuple[int, ...] | list[int]) -> tuple[int, ..
     return vals
 
 
+def parse_measure_metrics(metrics: Any) -> tuple[str, ...]:
+    """Geometry descriptors measured beside the LID (`GEOMETRY_METRICS`; ``"all"``: every one that needs
+    one cloud) from a comma-separated string or a sequence; ``None`` or empty: LID only.
+
+    Raises:
+        LIDInputError: an unknown name, or ``overlap`` (it compares two clouds of the same points:
+            ``lidscope geometry A --other B`` or `lidscope.neighborhood_overlap`).
+    """
+    if metrics is None:
+        return ()
+    names = [m.strip() for m in (metrics.split(",") if isinstance(metrics, str) else metrics)]
+    names = [m for m in names if m and m != "lid"]
+    if "all" in names:
+        names = [m for m in GEOMETRY_METRICS if m != "overlap"]
+    unknown = [m for m in names if m not in GEOMETRY_METRICS]
+    if unknown:
+        raise LIDInputError(f"unknown metric(s) {', '.join(map(repr, unknown))}: use lid, any of "
+                            f"{', '.join(GEOMETRY_METRICS)}, or all.")
+    if "overlap" in names:
+        raise LIDInputError("the neighbourhood overlap compares two clouds of the same points, not one measurement: "
+                            "use lidscope geometry A --other B, or lidscope.neighborhood_overlap.")
+    return tuple(dict.fromkeys(names))
+
+
 def check_backend(backend: str, device: str | None = None) -> None:
     """Raise `LIDInputError` for an unknown backend, or a CUDA device that this machine lacks."""
     if backend not in BACKENDS:
@@ -180,6 +204,7 @@ class MeasureSettings:
         n_replicates: R independent replicates (own sequence and token samples, same M and N).
         twonn_fraction: the linear TwoNN fit's empirical fraction, by the scikit-dimension release
             it equals (`TWONN_FRACTIONS`: "skdim-0.5" i / N, "skdim-0.3.4" (i - 1) / N, the paper's).
+        metrics: geometry descriptors measured beside the LID (`parse_measure_metrics`; empty: LID only).
         extra: further keyword arguments of `lidscope.measure.measure` (token rules, ...).
 
     Raises:
@@ -202,11 +227,13 @@ class MeasureSettings:
     backend: str = field(default=BACKEND, metadata={**SPEED_ONLY, **ADDED})
     n_replicates: int = field(default=N_REPLICATES, metadata=ADDED)
     twonn_fraction: str = field(default=TWONN_FRACTION, metadata=ADDED)
+    metrics: tuple[str, ...] = field(default=GEOMETRY_DEFAULT_METRICS, metadata=ADDED)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         layers = (self.layers,) if isinstance(self.layers, int) else self.layers
         object.__setattr__(self, "layers", tuple(int(x) for x in layers))
+        object.__setattr__(self, "metrics", parse_measure_metrics(self.metrics))
         self.validate()
 
     # ------------------------------------------------------------------ presets
@@ -279,6 +306,7 @@ class MeasureSettings:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["layers"] = list(self.layers)
+        d["metrics"] = list(self.metrics)
         return d
 
     @classmethod

@@ -22,6 +22,9 @@ LAYERS = ",".join(str(x) for x in QUICK.layers)
 
 TWONN_FRACTION_HELP = ("TwoNN fit as scikit-dimension skdim-0.5 (F = i/N) or skdim-0.3.4 (F = (i-1)/N, the "
                        "paper's locked release; ~2.6 % lower).")
+METRICS_HELP = ("Descriptors measured beside the LID on every layer's cloud: lid (only the LID, the default), or "
+                "any of scale_profile, gride, persistence, anisotropy, spectrum, comma-separated, or all "
+                "(docs/geometry.md). With replicates each gets a t-interval.")
 DRY_RUN_HELP = "Check the models, data and settings, print the plan and an estimated time, and stop."
 
 _PANEL_DATA = "Texts"
@@ -71,6 +74,8 @@ def _print_summary(console: Any, r: Any) -> None:
         if ls.get("n_replicates", 1) > 1:
             t.add_row("", f"mean over {ls['n_replicates']} replicates; median, std, quartiles and global TwoNN "
                           f"describe replicate 0 (its mean {ls['mean_replicate_0']:.3f})")
+        for row in geometry_rows(ls.get("geometry")):
+            t.add_row("", row)
     tm = s["timings_s"]
     t.add_row("time (s)", "  ".join(f"{k} {v:.1f}" for k, v in tm.items()))
     ex = s["extraction"]
@@ -84,6 +89,37 @@ def _print_summary(console: Any, r: Any) -> None:
     console.print(t)
     for note in s.get("notes", []):
         console.print(f"[yellow]note:[/] {escape(str(note))}")
+
+
+def geometry_rows(g: dict | None) -> list[str]:
+    """One line per geometry descriptor of a layer summary (with its interval over replicates, if any)."""
+    if not g:
+        return []
+    v, iv = g["values"], g.get("intervals", {})
+
+    def num(name: str, key: str, digits: int = 3) -> str:
+        x = v[name][key]
+        i = iv.get(name, {}).get(key)
+        return f"{x:.{digits}f}" + (f" [{i['low']:.{digits}f}, {i['high']:.{digits}f}]" if i else "")
+
+    rows = []
+    if "scale_profile" in v:
+        sp = v["scale_profile"]
+        rows.append("scale profile (mean TwoNN): " + ", ".join(f"L={L} {m:.2f}" for L, m in zip(sp["n_neighbors"], sp["mean"])))
+    if "gride" in v:
+        gr = v["gride"]
+        rows.append("GRIDE: " + ", ".join(f"{b}: {d:.2f}" for b, d in zip(gr["n2"], gr["dimension"])))
+    if "persistence" in v:
+        rows.append(f"persistence: H1 total {num('persistence', 'h1_total_persistence', 4)}, max "
+                    f"{num('persistence', 'h1_max_persistence', 4)}, long-lived H1 {v['persistence']['n_long_lived_h1']}")
+    if "anisotropy" in v:
+        rows.append(f"anisotropy (mean cosine): {num('anisotropy', 'mean_cosine', 4)}")
+    if "spectrum" in v:
+        rows.append(f"effective rank {num('spectrum', 'effective_rank', 2)}, participation ratio "
+                    f"{num('spectrum', 'participation_ratio', 2)}, IsoScore {num('spectrum', 'isoscore', 4)}")
+    for name, reason in g.get("unavailable", {}).items():
+        rows.append(f"[yellow]{name} not computed:[/] {escape(reason)}")
+    return rows
 
 
 def _dedup_text(s: dict) -> str:
@@ -210,6 +246,7 @@ def register(app: typer.Typer) -> None:
         backend: str = typer.Option(QUICK.backend, "--backend", rich_help_panel=_PANEL_CLOUD,
                                     help="Neighbour search / estimator backend: auto (torch on CUDA when available, "
                                          "else numba: faiss + compiled loops on CPU), numba, or torch."),
+        metrics: str = typer.Option("lid", "--metrics", rich_help_panel=_PANEL_CLOUD, help=METRICS_HELP),
         paper: bool = typer.Option(False, "--paper", rich_help_panel=_PANEL_CLOUD,
                                    help=f"Use the paper's M = {PAPER_DEFAULTS['n_sequences']:,} and "
                                         f"N = {PAPER_DEFAULTS['n_points']:,} where not given explicitly."),
@@ -254,7 +291,7 @@ def register(app: typer.Typer) -> None:
             drop_eos=drop_eos, drop_special=drop_special, masked_tokens=masked_tokens, pad_token_id=pad_token_id,
             sample_size=sample_size, seed=seed, n_replicates=replicates, n_neighbors=neighbors, estimator=estimator,
             discard_fraction=discard_fraction, twonn_fraction=twonn_fraction, backend=backend, out=out,
-            cache_dir=cache_dir, use_cache=not no_cache, figures=not no_figures, **kw,
+            cache_dir=cache_dir, use_cache=not no_cache, figures=not no_figures, metrics=metrics, **kw,
         )
         kwargs["keep_texts"] = not no_keep_texts
         quiet_transformers()
@@ -315,6 +352,7 @@ def register(app: typer.Typer) -> None:
                                                help="Allow code shipped in model folders (off by default)."),
         offline: bool = typer.Option(False, "--offline",
                                      help="Hub models and datasets from the local cache only (as HF_HUB_OFFLINE=1)."),
+        metrics: str = typer.Option("lid", "--metrics", help=METRICS_HELP),
         paper: bool = typer.Option(False, "--paper", help="Use the paper's M and N where not given."),
         out: Path = typer.Option(Path("lidscope-out/compare"), "--out", "-o",
                                  help="Folder for per-run results, compare.json, violin-<data>.png, compare.png."),
@@ -337,7 +375,7 @@ def register(app: typer.Typer) -> None:
                       n_neighbors=neighbors, discard_fraction=discard_fraction, layers=parse_layer_option(layer),
                       average_layers=average_layers, split=split,
                       text_column=text_column, estimator=estimator, n_replicates=replicates,
-                      twonn_fraction=twonn_fraction, **kw)
+                      twonn_fraction=twonn_fraction, metrics=metrics, **kw)
         _check_out(console, out)
         if dry_run:
             from ._dryrun import plan_compare
