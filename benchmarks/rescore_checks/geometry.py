@@ -19,5 +19,29 @@ def ph_libraries(block, data):
                 block.cell(i, j).numbers(r["seconds"], r["peak_extra_mb"])
 
 
-CHECKS = {"ph-libraries": ph_libraries}
+
+
+def cost(block, data):
+    """The cost table from bench_geometry.py's profile, gride and ph rows."""
+    _, pr = data("geometry/profile")
+    _, gr = data("geometry/gride")
+    _, hr = data("geometry/ph")
+    lid = next(r for r in pr if r["path"] == "lid512")
+    prof = next(r for r in pr if r["path"] == "profile")
+    ours = next(r for r in gr if r["path"] == "gride-ours")
+    dad = next(r for r in gr if r["path"] == "gride-dadapy")
+    ph = hr[0]
+    block.cell(0, "cloud").numbers(lid["n"], lid["d"])
+    block.cell(0, "lidscope").numbers(prof["seconds"])
+    block.cell(0, "peer").numbers(lid["seconds"])
+    block.cell(0, "ratio").numbers(prof["seconds"] / lid["seconds"])
+    block.cell(1, "cloud").numbers(ours["n"], ours["d"])
+    block.cell(1, "lidscope").numbers(ours["seconds"], ours["peak_extra_mb"])
+    block.cell(1, "peer").numbers(dad["seconds"], dad["peak_extra_mb"])
+    block.cell(1, "ratio").numbers(ours["seconds"] / dad["seconds"])
+    block.cell(2, "cloud").numbers(ph["n"], ph["d"])
+    block.cell(2, "lidscope").numbers(ph["seconds"])
+
+
+CHECKS = {"ph-libraries": ph_libraries, "cost": cost}
 HISTORICAL = {}

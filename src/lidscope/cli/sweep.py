@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.markup import escape
 
-from lidscope.cli.measure import DRY_RUN_HELP, LAYERS, TWONN_FRACTION_HELP, parse_layer_option
+from lidscope.cli.measure import DRY_RUN_HELP, LAYERS, METRICS_HELP, TWONN_FRACTION_HELP, parse_layer_option
 from lidscope.extract.models import quiet_transformers
 from lidscope.settings import PAPER, SWEEP
 from lidscope.threads import THREADS_HELP, limit_threads
@@ -94,6 +94,8 @@ def register(app: typer.Typer) -> None:
                                                help="Share of the largest TwoNN ratios discarded in each fit."),
         twonn_fraction: str = typer.Option(SWEEP.twonn_fraction, "--twonn-fraction", help=TWONN_FRACTION_HELP),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of tabular data."),
+        metrics: str = typer.Option("lid", "--metrics", help=METRICS_HELP + " Stored per checkpoint and layer "
+                                                                        "(the store's geometry column)."),
         tokenizer: Optional[Path] = typer.Option(None, "--tokenizer",
                                                  help="Tokenizer folder for every checkpoint (for checkpoints "
                                                       "saved without one)."),
@@ -127,7 +129,7 @@ def register(app: typer.Typer) -> None:
                                        layers=parse_layer_option(layer), sample_size=sample_size, seed=seed, data_seed=data_seed,
                                        max_length=max_length, estimator=estimator, discard_fraction=discard_fraction,
                                        text_column=text_column, n_replicates=replicates,
-                                       twonn_fraction=twonn_fraction)
+                                       twonn_fraction=twonn_fraction, metrics=metrics)
             if address is not None and executor != "ray":
                 raise ValueError("--address applies to --executor ray only.")
             ex = get_executor(executor, **({"address": address} if address is not None else {}))

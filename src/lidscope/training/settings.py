@@ -33,6 +33,21 @@ def _interval_columns(ls: dict[str, Any], replicates: list[dict[str, Any]], labe
             "replicate_means": json.dumps([r["means"][label] for r in replicates]) if replicates else None}
 
 
+def _geometry_column(g: dict[str, Any] | None) -> str | None:
+    """The layer's geometry summary as strict JSON without the diagrams (None when not measured)."""
+    if not g:
+        return None
+    def strict(v: Any) -> Any:  # JSON null for a non-finite number (e.g. an interval of one replicate)
+        if isinstance(v, dict):
+            return {k: strict(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [strict(x) for x in v]
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    kept = {k: strict(v) for k, v in g.items() if k != "persistence_diagrams"}
+    return json.dumps(kept, sort_keys=True, default=str, allow_nan=False)
+
+
 def rows_from_measure(
     result: Any,
     *,
@@ -74,6 +89,7 @@ def rows_from_measure(
             "tokens_file": tokens_file, "summary_file": summary_file,
             "seconds": seconds if seconds is not None else s.get("timings_s", {}).get("total"),
             "created_utc": created, **_interval_columns(ls, s.get("replicates") or [], label),
+            "geometry": _geometry_column(ls.get("geometry")),
         })
     for r in rows:
         for k in ("mean", "median", "std"):

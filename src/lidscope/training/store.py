@@ -48,6 +48,9 @@ ROW_SCHEMA: dict[str, str] = {
     # how it was made (``replicates`` or ``bootstrap``), R, and the per-replicate means as JSON
     "mean_se": "float64", "mean_low": "float64", "mean_high": "float64", "interval_method": "string",
     "n_replicates": "int64", "replicate_means": "string",
+    # geometry descriptors of the layer's cloud (``--metrics``; docs/geometry.md) as JSON: values, intervals
+    # over replicates, unavailable ones with the reason, parameters (diagrams stay in the summary file)
+    "geometry": "string",
 }
 
 #: Metrics of the trainer's log history that describe speed or bookkeeping, not the task.
@@ -346,4 +349,30 @@ def lid_log_entries(row: Mapping[str, Any], name: str | None = None) -> dict[str
         v = row.get(stat)
         if v is not None and math.isfinite(float(v)):
             out[f"lid/{label}/{stat}"] = float(v)
+    out.update(geometry_log_entries(row.get("geometry"), label))
+    return out
+
+
+#: The list of a per-scale descriptor that names its scales, and the prefix of those names.
+_SCALE_KEYS = {"scale_profile": ("n_neighbors", "L"), "gride": ("n2", "n2=")}
+
+
+def geometry_log_entries(geometry_json: str | None, label: str) -> dict[str, float]:
+    """``geometry/<label>/<descriptor>/<value>`` of a store row's geometry column: every number, and every
+    entry of a per-scale list named by its scale (``scale_profile/mean_L128``, ``gride/dimension_n2=64``)."""
+    if not geometry_json:
+        return {}
+    values = json.loads(geometry_json).get("values", {})
+    out: dict[str, float] = {}
+    for name, vals in values.items():
+        scale_key, prefix = _SCALE_KEYS.get(name, (None, ""))
+        for key, v in vals.items():
+            if isinstance(v, bool):
+                continue
+            if isinstance(v, (int, float)):
+                out[f"geometry/{label}/{name}/{key}"] = float(v)
+            elif isinstance(v, list) and scale_key and key not in ("n1", "n2", "n_neighbors") \
+                    and len(v) == len(vals[scale_key]):
+                for sc, x in zip(vals[scale_key], v):
+                    out[f"geometry/{label}/{name}/{key}_{prefix}{sc}"] = float(x)
     return out
