@@ -43,5 +43,17 @@ def cost(block, data):
     block.cell(2, "lidscope").numbers(ph["seconds"])
 
 
-CHECKS = {"ph-libraries": ph_libraries, "cost": cost}
+def measure_cost(block, data):
+    """Quick measure with and without --metrics all, from bench_geometry.py --parts measure."""
+    _, rows = data("geometry/measure")
+    lid = next(r for r in rows if r["path"].endswith("lid"))
+    full = next(r for r in rows if r["path"].endswith("all"))
+    block.cell(0, "total").numbers(lid["timings_s"]["total"])
+    block.cell(0, "forward").numbers(lid["timings_s"]["extract"])
+    block.cell(1, "total").numbers(full["timings_s"]["total"])
+    block.cell(1, "forward").numbers(full["timings_s"]["extract"])
+    block.cell(1, "descriptors").numbers(full["timings_s"]["geometry"])
+
+
+CHECKS = {"ph-libraries": ph_libraries, "cost": cost, "measure-cost": measure_cost}
 HISTORICAL = {}

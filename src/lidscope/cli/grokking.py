@@ -108,6 +108,10 @@ def register(app: typer.Typer) -> None:
         lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours per local estimate [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' (positions of a and b) [all]"),
         lid: bool = typer.Option(True, "--lid/--no-lid", help="measure LID at each evaluation"),
+        metrics: Optional[str] = typer.Option(None, "--metrics", help="geometry descriptors at each evaluation, of "
+                                              "both splits' clouds and of the token embedding matrix: any of "
+                                              "scale_profile, gride, persistence, anisotropy, spectrum, or all "
+                                              "(docs/geometry.md) [none: LID only]"),
         seed: Optional[int] = typer.Option(None, help="seed of init, batches and dropout [0]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
@@ -125,7 +129,7 @@ def register(app: typer.Typer) -> None:
                 quick, prime=prime, op=op, train_fraction=train_fraction, steps=steps,
                 weight_decay=weight_decay, warmup_steps=warmup_steps, batch_size=batch_size,
                 eval_every=eval_every, lid_points=lid_points, lid_neighbors=lid_neighbors,
-                lid_positions=lid_positions, lid=lid, seed=seed, data_seed=data_seed,
+                lid_positions=lid_positions, lid=lid, seed=seed, data_seed=data_seed, metrics=metrics,
             )
             config.validate()
         except ValueError as exc:

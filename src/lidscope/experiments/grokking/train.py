@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,11 @@ from .data import POSITION_SETS, ModularData, check_operation, check_train_fract
 from .analysis import LeadTime, lead_time
 from .data import distinct_prefixes, vocab_size
 from .model import GrokTransformer, ModelConfig
+from ...descriptors import geometry
+from ...errors import LIDInputError
+from ...extract.models import embedding_matrix
 from ...outputs import write_json, write_table
+from ...settings import parse_measure_metrics
 from ...settings import DISCARD_FRACTION, GROKKING_N_NEIGHBORS, GROKKING_N_POINTS
 
 CHECKPOINT_DIR = "checkpoint"
@@ -46,6 +51,8 @@ ANALYSIS_FILE = "analysis.json"
 SPLITS = ("train", "val")
 #: Config fields that may differ between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES = frozenset({"steps"})
+#: Settings added after runs were saved, with the value those runs had.
+ADDED_DEFAULTS: dict[str, Any] = {"metrics": []}
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,20 @@ class GrokConfig:
     lid_points: int = GROKKING_N_POINTS
     lid_neighbors: int = GROKKING_N_NEIGHBORS
     lid_positions: str = "all"
+    #: geometry descriptors at each evaluation (`lidscope.geometry`, docs/geometry.md): of both splits'
+    #: hidden-state clouds and of the token embedding matrix (Tang et al.); () = LID only
+    metrics: tuple[str, ...] = ()
     n_layers: int = 2
     d_model: int = 128
     n_heads: int = 4
     d_ff: int = 512
     dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "metrics", parse_measure_metrics(self.metrics))
+        except LIDInputError as exc:
+            raise ValueError(str(exc)) from None
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the fix for any unusable setting (data-independent checks)."""
@@ -97,12 +113,14 @@ class GrokConfig:
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
+        d["metrics"] = list(self.metrics)
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> GrokConfig:
         d = dict(d)
         d["betas"] = tuple(d["betas"])
+        d["metrics"] = tuple(d.get("metrics", ()))
         return cls(**d)
 
 
@@ -224,6 +242,28 @@ def _forward_chunked(model: GrokTransformer, tokens: torch.Tensor) -> tuple[torc
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
+def geometry_columns(prefix: str, cloud: np.ndarray, config: GrokConfig) -> dict[str, Any]:
+    """History columns ``<prefix>_<descriptor>_<value>`` of `lidscope.geometry` on ``cloud``: every number,
+    every entry of a per-scale list named by its scale (``_L64``, ``_n2=8``), and for a descriptor that
+    cannot be computed ``<prefix>_<descriptor>_unavailable`` with the reason (never a silent NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        g = geometry(cloud, config.metrics, random_state=config.seed)
+    scale_keys = {"scale_profile": ("n_neighbors", "L"), "gride": ("n2", "n2=")}
+    out: dict[str, Any] = {}
+    for name, vals in g.values.items():
+        scale, tag = scale_keys.get(name, (None, ""))
+        for key, v in vals.items():
+            if isinstance(v, list):
+                if scale and key not in ("n1", "n2", "n_neighbors"):
+                    out.update({f"{prefix}_{name}_{key}_{tag}{s}": float(x) for s, x in zip(vals[scale], v)})
+            else:
+                out[f"{prefix}_{name}_{key}"] = v
+    for name, reason in g.unavailable.items():
+        out[f"{prefix}_{name}_unavailable"] = reason
+    return out
+
+
 @torch.no_grad()
 def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
              samples: dict[str, LIDSample] | None, step: int) -> dict[str, Any]:
@@ -255,8 +295,15 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
             row[f"lid_{split}_median"] = float(res.median)
             row[f"lid_{split}_std"] = float(res.std)
             row[f"lid_{split}_n"] = int(res.n_points)
+            if config.metrics:
+                row.update(geometry_columns(f"geo_{split}", cloud, config))
             lid_seconds += time.perf_counter() - t1
             lid_cpu += time.process_time() - c1
+    if config.metrics:
+        t1, c1 = time.perf_counter(), time.process_time()
+        row.update(geometry_columns("geo_embedding", embedding_matrix(model), config))
+        lid_seconds += time.perf_counter() - t1
+        lid_cpu += time.process_time() - c1
     row["eval_seconds"] = time.perf_counter() - t0 - lid_seconds
     row["eval_cpu_seconds"] = time.process_time() - c0 - lid_cpu
     row["lid_seconds"] = lid_seconds
@@ -339,6 +386,7 @@ def restore(meta: dict[str, Any], tensors: dict[str, torch.Tensor], model: GrokT
 
 def _check_resumable(saved: dict[str, Any], config: GrokConfig, out: Path) -> None:
     current = config.to_json()
+    saved = {**ADDED_DEFAULTS, **saved}  # runs saved before a setting existed had its default
     diff = sorted(k for k in set(saved) | set(current)
                   if saved.get(k) != current.get(k) and k not in RESUMABLE_CHANGES)
     if diff:
