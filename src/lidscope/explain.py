@@ -143,8 +143,9 @@ def write_explanation(out: str | Path, points: Any, texts: Any | None,
                       map_variance: dict[str, list[float]] | None = None) -> list[str]:
     """Write ``points.parquet`` (and ``texts.parquet`` unless ``texts`` is None) atomically;
     returns the file names written."""
-    import json
     import os
+
+    from lidscope.outputs import dumps
 
     import pyarrow.parquet as pq
 
@@ -152,7 +153,7 @@ def write_explanation(out: str | Path, points: Any, texts: Any | None,
     out.mkdir(parents=True, exist_ok=True)
     written = []
     meta = {"map": "PCA, first two components", "map_variance_share": map_variance or {}}
-    points = points.replace_schema_metadata({"lidscope": json.dumps(meta)})
+    points = points.replace_schema_metadata({"lidscope": dumps(meta, indent=None)})
     for name, table in ((POINTS_FILE, points), (TEXTS_FILE, texts)):
         if table is None:
             continue

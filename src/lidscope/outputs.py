@@ -13,6 +13,7 @@ a reader never sees half a file, even after a crash. The computing layers (`lids
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -94,10 +95,33 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
+def strict(o: Any) -> Any:
+    """``o`` with every float that is not finite (NaN, +-inf; Python or NumPy) replaced by ``None``,
+    so that it serialises as strict JSON (RFC 8259 has no NaN or Infinity; JavaScript's
+    ``JSON.parse``, Go and Rust reject them). In lidscope's files ``null`` for a number means "not
+    defined": no interval with one replicate, a statistic of too few values, a ratio over zero."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, np.floating):
+        v = float(o)
+        return v if math.isfinite(v) else None
+    if isinstance(o, np.ndarray):
+        return strict(o.tolist())
+    if isinstance(o, Mapping):
+        return {k: strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, set, frozenset)):
+        return [strict(v) for v in o]
+    return o
+
+
+def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """Strict JSON text of ``obj`` (`strict`: non-finite numbers become ``null``)."""
+    return json.dumps(strict(obj), indent=indent, default=lambda o: strict(to_jsonable(o)), allow_nan=False)
+
+
 def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically; NaN and inf are written as JSON's NaN/Infinity."""
-    text = json.dumps(obj, indent=indent, default=to_jsonable, allow_nan=True)
-    return write_bytes(path, (text + "\n").encode("utf-8"))
+    """Write ``obj`` as strict JSON to ``path`` atomically: NaN and inf are written as ``null``."""
+    return write_bytes(path, (dumps(obj, indent=indent) + "\n").encode("utf-8"))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -111,7 +135,7 @@ def write_table(path: str | os.PathLike[str], table: Any, metadata: Mapping[str,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if metadata:
-        table = table.replace_schema_metadata({"lidscope": json.dumps(dict(metadata), default=to_jsonable)})
+        table = table.replace_schema_metadata({"lidscope": dumps(dict(metadata), indent=None)})
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         pq.write_table(table, tmp)

@@ -148,9 +148,12 @@ class Interval:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Interval:
-        return cls(float(d["estimate"]), float(d["se"]), float(d["low"]), float(d["high"]),
-                   float(d.get("level", LEVEL)), str(d.get("method", "replicates")), int(d.get("n", 1)),
-                   float(d.get("df", float("nan"))), tuple(float(v) for v in d.get("values", ())))
+        def f(v: Any) -> float:  # null in strict JSON files: not defined
+            return float("nan") if v is None else float(v)
+
+        return cls(f(d["estimate"]), f(d["se"]), f(d["low"]), f(d["high"]),
+                   f(d.get("level", LEVEL)), str(d.get("method", "replicates")), int(d.get("n", 1)),
+                   f(d.get("df")), tuple(f(v) for v in d.get("values", ())))
 
     def format(self, digits: int = 3, percent: bool = False) -> str:
         """``8.912 ± 0.041 (95 % CI 8.83 to 8.99)``; with ``percent`` the values are fractions."""
