@@ -96,7 +96,7 @@ def test_one_replicate_reports_no_interval_and_says_why(bert, corpus, tmp_path):
     r = measure(bert, corpus, out=tmp_path / "out", cache_dir=tmp_path / "c", **SMALL)
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     iv = s["interval"]
-    assert iv["n"] == 1 and np.isnan(iv["low"]) and np.isnan(iv["high"]) and np.isnan(iv["se"])
+    assert iv["n"] == 1 and iv["low"] is None and iv["high"] is None and iv["se"] is None  # strict JSON: null
     assert not r.interval.known and any("--replicates 3" in n for n in s["notes"])
     assert s["mean"] == pytest.approx(float(np.mean(r.estimates)))
     b = s["layers"]["-1"]["interval_bootstrap"]  # kept for reference, labelled as the bootstrap
@@ -147,7 +147,7 @@ def test_compare_pairs_models_and_gives_a_verdict(bert, corpus, tmp_path, r):
     if r > 1:
         assert base_row["mean_low"] < base_row["mean"] < base_row["mean_high"]
     else:
-        assert np.isnan(base_row["mean_low"]) and np.isnan(rows[list(cs)[1]]["change_low"])
+        assert base_row["mean_low"] is None and rows[list(cs)[1]]["change_low"] is None  # strict JSON: null
 
 
 def test_violin_error_bars_show_the_intervals():

@@ -74,3 +74,13 @@ def test_measure_and_compare_folders_parse_strictly(bert, tmp_path):
     files = dict(_every_json(tmp_path / "c"))
     rows = files[tmp_path / "c" / "compare.json"]["rows"]
     assert rows[0]["mean_low"] is None  # one replicate: null, not NaN
+
+
+def test_reading_a_result_back_gives_nan_for_undefined_numbers_only(tmp_path):
+    from lidscope.outputs import read_result_json
+
+    f = write_json(tmp_path / "s.json", {"interval": {"low": float("nan"), "method": "one replicate"},
+                                         "mean_low": float("inf"), "cache_dir": None, "quantiles": {"0.25": float("nan")}})
+    back = read_result_json(f)
+    assert math.isnan(back["interval"]["low"]) and math.isnan(back["mean_low"]) and math.isnan(back["quantiles"]["0.25"])
+    assert back["cache_dir"] is None and back["interval"]["method"] == "one replicate"

@@ -128,6 +128,30 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+#: Keys whose value is a number in lidscope's result files: `read_result_json` reads their ``null``
+#: back as NaN (numbers that are not defined), so code computing on them sees floats.
+NUMBER_KEYS = re.compile(
+    r"^(\d+(\.\d+)?|estimate|se|low|high|df|level|mean|median|std|global_estimate|values|p_value|auc|"
+    r".*_(low|high|se|estimate|mean|median|std|change|p_value|ratio)|change|relative_change|"
+    r"smallest_detectable_change|mean_replicate_0|detectable_relative)$")
+
+
+def nan_for_null(o: Any, key: str = "") -> Any:
+    """Inverse of `strict` for number fields (`NUMBER_KEYS`): ``null`` -> NaN, recursively."""
+    if isinstance(o, Mapping):
+        return {k: nan_for_null(v, str(k)) for k, v in o.items()}
+    if isinstance(o, list):
+        return [nan_for_null(v, key) for v in o]
+    if o is None and NUMBER_KEYS.match(key):
+        return float("nan")
+    return o
+
+
+def read_result_json(path: str | os.PathLike[str]) -> Any:
+    """A result file (summary.json, compare.json, detect.json) with undefined numbers as NaN."""
+    return nan_for_null(read_json(path))
+
+
 def write_table(path: str | os.PathLike[str], table: Any, metadata: Mapping[str, Any] | None = None) -> Path:
     """Write a ``pyarrow.Table`` as Parquet atomically; ``metadata`` is stored as JSON in the schema."""
     import pyarrow.parquet as pq

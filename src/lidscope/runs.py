@@ -16,6 +16,7 @@ from typing import Any
 
 from lidscope.errors import LIDInputError
 from lidscope.explain import POINTS_FILE, TEXTS_FILE
+from lidscope.outputs import nan_for_null, read_result_json
 
 
 class MissingRunData(LIDInputError):
@@ -98,7 +99,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         raise LIDInputError(
             f"{p} is not a measurement folder (it needs summary.json and tokens.parquet); give the folder "
             "that `lidscope measure --out` wrote, or one model/data folder inside a compare folder.")
-    summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+    summary = read_result_json(p / "summary.json")  # strict JSON: undefined numbers back to NaN
     tokens = pq.read_table(p / "tokens.parquet").to_pandas()
     tokens["layer"] = tokens["layer"].astype(str)
     texts = pq.read_table(p / TEXTS_FILE).to_pandas() if (p / TEXTS_FILE).is_file() else None
@@ -107,7 +108,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     if (p / POINTS_FILE).is_file():
         tab = pq.read_table(p / POINTS_FILE)
         raw = (tab.schema.metadata or {}).get(b"lidscope")
-        meta = json.loads(raw) if raw else {}
+        meta = nan_for_null(json.loads(raw)) if raw else {}
         points = tab.to_pandas()
     return Run(p, summary, tokens, texts, points, meta)
 

@@ -42,7 +42,6 @@ def geometry(
     """Descriptors of the cloud in POINTS beyond one LID (scale profile, GRIDE, persistent homology, anisotropy,
     rank, overlap); prints a summary and writes summary.json to --out. A descriptor that cannot be computed
     on these points is listed with the reason."""
-    import json
     import warnings
 
     import numpy as np
@@ -50,7 +49,7 @@ def geometry(
     from .. import LIDInputError
     from ..descriptors import geometry as compute
     from ..descriptors.api import parse_metrics
-    from ..outputs import to_jsonable, write_json
+    from ..outputs import dumps, write_json
     from ..pointsio import load_points
     from ..provenance import array_sha256, environment, fingerprint_path
 
@@ -98,7 +97,7 @@ def geometry(
         raise typer.Exit(2) from None
     if json_out:
         slim = {k: v for k, v in summary.items() if k not in ("persistence_diagrams", "environment")}
-        typer.echo(json.dumps(slim, default=to_jsonable))
+        typer.echo(dumps(slim, indent=None))  # strict JSON: null for NaN, inf
         return
     _print_summary(r, out)
 

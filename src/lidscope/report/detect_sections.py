@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lidscope.outputs import read_result_json
 from lidscope.report.page import Page
 
 COLORS = ("#1f5fb4", "#d9722b", "#2e9b5c", "#8e44ad", "#c0392b", "#7f8c8d", "#b7950b")
@@ -119,7 +120,7 @@ def detect_sections(page: Page, folder: Path, prefix: str = "detect0") -> None:
     """Verdict and LID table, the per-method table, and per candidate set the ROC and the n-curve."""
     import pyarrow.parquet as pq
 
-    d = json.loads((folder / "detect.json").read_text())
+    d = read_result_json(folder / "detect.json")
     texts = pq.read_table(folder / "texts.parquet").to_pandas()
     st = d["settings"]
     # folders written before "auto" name the method in settings only
