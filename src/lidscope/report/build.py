@@ -22,6 +22,7 @@ import numpy as np
 from lidscope.drilldown import MIN_COUNT, Drilldown, compare_runs, group_means
 from lidscope.errors import LIDInputError
 from lidscope.report.detect_sections import detect_sections, find_detect_folders
+from lidscope.report.geometry_sections import geometry_run_sections, geometry_sweep_figure, grokking_geometry_figure
 from lidscope.report.page import Page, to_json
 from lidscope.runs import Run, is_run_folder, load_run
 
@@ -235,6 +236,7 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
         page.h3(f"Layer {lab}: token types with at least {min_count} points (click a column to sort)")
         page.table(f"{prefix}-type-{lab}", d.by_type(min_count),
                    {"token": "token", "class": "class", **STAT_COLUMNS})
+    geometry_run_sections(page, s, prefix)
     page.section("Map of the point cloud", sid=f"{prefix}-map")
     budget = max(100, map_budget // max(1, len(drills)))
     for lab, d in drills.items():
@@ -367,6 +369,7 @@ def sweep_sections(page: Page, store_path: Path) -> None:
                              "yaxis": "y2", "line": {"color": COLORS[(j + 1) % len(COLORS)]}})
         page.h3(f"{run_name}: {data_name}, layer {layer}")
         page.figure(f"sweep-{fig_i}", data, layout, height=460)
+        geometry_sweep_figure(page, f"sweep-geometry-{fig_i}", g)
         fig_i += 1
         ends.append((g.iloc[0], g.iloc[-1], str(layer)))
     for k, (first, last, layer) in enumerate(ends):
@@ -410,6 +413,7 @@ def grokking_sections(page: Page, folder: Path) -> None:
                                        "yaxis2": {"title": {"text": "accuracy"}, "overlaying": "y", "side": "right",
                                                   "range": [0, 1.02], "showgrid": False},
                                        "legend": {"orientation": "h", "y": 1.12}}, height=420)
+    grokking_geometry_figure(page, "grokking-geometry", m)
 
 
 # ---------------------------------------------------------------------------------------------
