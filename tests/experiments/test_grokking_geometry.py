@@ -42,3 +42,21 @@ def test_metrics_are_checked_and_old_runs_resume(tmp_path: Path) -> None:
     state.write_text(json.dumps(meta))
     assert GrokConfig.from_json(meta["config"]).metrics == ()
     run(quick_config(steps=20, lid=False), out, figure=False)  # resumes, no "different run" error
+
+
+def test_cli_grokking_metrics_writes_columns_and_refuses_unknown_names(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from lidscope.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+    res = runner.invoke(app, ["grokking", "--quick", "--steps", "10", "--metrics", "anisotropy", "--out",
+                              str(tmp_path / "g")])
+    assert res.exit_code == 0, res.output
+    cols = pq.read_table(tmp_path / "g" / "metrics.parquet").column_names
+    assert {"geo_train_anisotropy_mean_cosine", "geo_embedding_anisotropy_mean_cosine"} <= set(cols)
+    for cmd in ("grokking", "grokking-sweep"):
+        res = runner.invoke(app, [cmd, "--quick", "--metrics", "betti", "--out", str(tmp_path / "x")])
+        assert res.exit_code == 2 and "unknown metric" in res.output

@@ -176,6 +176,8 @@ def register(app: typer.Typer) -> None:
         lid_neighbors: Optional[int] = typer.Option(None, help=f"L neighbours [{GROKKING_N_NEIGHBORS}]"),
         lid_positions: Optional[str] = typer.Option(None, help="'all' or 'operands' [all]"),
         data_seed: Optional[int] = typer.Option(None, help="seed of the train/validation split [0]"),
+        metrics: Optional[str] = typer.Option(None, "--metrics", help="geometry descriptors at each evaluation "
+                                              "of every run (as grokking run --metrics) [none: LID only]"),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quick: bool = typer.Option(False, "--quick", help="tiny seconds-long configuration (tests)"),
         fresh: bool = typer.Option(False, "--fresh", help="start every run over"),
@@ -202,12 +204,12 @@ def register(app: typer.Typer) -> None:
                 the_plan, base = study_plan(plan)
                 base = dataclasses.replace(base, **{k: v for k, v in dict(
                     steps=steps, eval_every=eval_every, lid_points=lid_points, lid_neighbors=lid_neighbors,
-                    lid_positions=lid_positions, data_seed=data_seed).items() if v is not None})
+                    lid_positions=lid_positions, data_seed=data_seed, metrics=metrics).items() if v is not None})
                 configs = [c for _, c in plan_configs(the_plan, base)]
             else:
                 base = _config(
                     quick, steps=steps, eval_every=eval_every, lid_points=lid_points,
-                    lid_neighbors=lid_neighbors, lid_positions=lid_positions, data_seed=data_seed,
+                    lid_neighbors=lid_neighbors, lid_positions=lid_positions, data_seed=data_seed, metrics=metrics,
                 )
                 configs = sweep_configs(
                     base, floats(train_fractions, "train-fractions") or [],
