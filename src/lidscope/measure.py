@@ -376,8 +376,14 @@ def measure(
             with writer:
                 stats = extract(loaded.model, loaded.tokenizer, plan.union.texts, config, writer, progress,
                                 decoder=loaded.info.get("is_decoder"),
-                                check=lambda st: check_enough_tokens(st.n_tokens_kept, st.n_sequences, n_neighbors))
+                                check=lambda st: check_enough_tokens(st.n_tokens_kept, st.n_sequences, n_neighbors),
+                                resume=writer.resume)
                 cache = writer.commit({"extraction_stats": stats.to_dict()})
+            notes.extend(writer.notes)
+            if stats.n_sequences_resumed:
+                notes.append(f"resumed an interrupted extraction: {stats.n_sequences_resumed:,} of "
+                             f"{stats.n_sequences:,} sequences ({stats.n_batches_resumed:,} batches) came from the "
+                             "chunks it had finished; the rest was extracted now")
         timings["extract"] = time.perf_counter() - t
         extraction_stats = cache.info.get("extraction_stats", {})
 

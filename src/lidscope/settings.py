@@ -68,6 +68,11 @@ MAX_LENGTH = 512
 #: Batching: sequences and padded positions per forward pass (speed and memory only).
 BATCH_SIZE = 64
 MAX_BATCH_TOKENS = 16_384
+#: Embedding cache chunks: a chunk is written once it holds this many bytes of vectors, or once this
+#: many seconds of forward passes have gone into it; finished chunks survive an interrupted run
+#: (Ctrl-C, kill, preemption), and the next run of the same measurement resumes after them.
+CACHE_CHUNK_BYTES = 64 << 20
+CACHE_CHUNK_SECONDS = 60.0
 
 #: R: independent replicates of a measurement (own sequence and token sample each, same M and N).
 #: 1 keeps one measurement, its mean without an interval (the cluster bootstrap over sequences was

@@ -123,3 +123,39 @@ def test_foreign_entry_is_refused_and_dropped(tmp_path):
     assert lookup(tmp_path, mine, notes) is None and not (tmp_path / mine).exists()
     assert len(notes) == 1 and "foreign" in notes[0] and "another model" in notes[0]
     assert lookup(tmp_path, theirs) is not None  # its own entry is fine
+
+
+def test_kept_chunks_of_another_batch_plan_are_not_resumed(tmp_path):
+    """Resuming is all or nothing per plan: a different plan digest starts afresh, with a note."""
+    key = cache_key({"p": 1})
+    w = CacheWriter(tmp_path, key, ["-1"], chunk_seconds=0.0)
+    assert w.resume("plan-a") == 0
+    for v, m in _batches(3):
+        w({"-1": v["-1"]}, m)
+    w.abort(keep=True)
+    assert (tmp_path / f".partial-{key}").is_dir()
+    same = CacheWriter(tmp_path, key, ["-1"], chunk_seconds=0.0)
+    assert same.resume("plan-a") == 3
+    same.abort(keep=True)
+    other = CacheWriter(tmp_path, key, ["-1"], chunk_seconds=0.0)
+    assert other.resume("plan-b") == 0 and "another batch plan" in other.notes[0]
+    for v, m in _batches(2):
+        other({"-1": v["-1"]}, m)
+    c = other.commit()
+    assert c.n_rows == 2 * 37 and not list(tmp_path.glob(".partial-*"))
+
+
+def test_kept_chunk_that_was_damaged_is_not_resumed(tmp_path):
+    key = cache_key({"p": 2})
+    w = CacheWriter(tmp_path, key, ["-1"], chunk_seconds=0.0)
+    w.resume("plan")
+    for v, m in _batches(3):
+        w({"-1": v["-1"]}, m)
+    w.abort(keep=True)
+    chunk = sorted((tmp_path / f".partial-{key}").glob("layer0-*.npy"))[1]
+    data = bytearray(chunk.read_bytes())
+    data[-1] ^= 1
+    chunk.write_bytes(bytes(data))
+    again = CacheWriter(tmp_path, key, ["-1"], chunk_seconds=0.0)
+    assert again.resume("plan") == 0 and "checksum" in again.notes[0]
+    again.abort()

@@ -313,7 +313,9 @@ def register(app: typer.Typer) -> None:
         except (ExtractError, ValueError, OSError) as exc:
             _fail(console, exc)
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted:[/] no cache entry or partial result was kept.")
+            console.print("[yellow]interrupted:[/] " + ("no result was kept (--no-cache: nor any token vectors)."
+                          if no_cache else "the finished chunks of the forward pass are kept in the embedding "
+                          "cache; the same command resumes from them."))
             raise typer.Exit(130) from None
         _print_summary(console, result)
 

@@ -8,8 +8,9 @@ Layout of one entry ``<root>/<key>/``::
 
 Vectors are written chunk by chunk while the model runs, so they are never all in RAM. An entry
 is built in a hidden temporary folder ``<root>/.tmp-<key>-<pid>-<rand>`` and renamed into place
-only after ``manifest.json`` is written: an interrupted run never leaves a half-written entry
-(its temporary folder is removed on the next run once its process is gone). Files are plain
+only after ``manifest.json`` is written: an interrupted run never leaves a half-written entry. It
+leaves its finished chunks (``.partial-<key>``, or its temporary folder when killed outright), and
+the next run of the same key resumes after them (`CacheWriter.resume`). Files are plain
 ``.npy`` read with ``allow_pickle=False`` and JSON -- no pickle anywhere.
 
 The manifest records the size and BLAKE2b digest of every chunk file; `lookup` checks them before
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.extract.errors import ExtractError
+from lidscope.settings import CACHE_CHUNK_BYTES, CACHE_CHUNK_SECONDS
 
 CACHE_FORMAT = 3  # 2: chunk sizes and digests in the manifest, checked when opened; 3: token contexts
 META_COLUMNS = ("seq_index", "position", "token_id", "sequence_rank", "context")
@@ -78,8 +81,20 @@ def being_written(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+PARTIAL = "partial.json"
+
+
+def partial_path(root: str | os.PathLike[str], key: str) -> Path:
+    """Where the finished chunks of an interrupted extraction of ``key`` wait to be resumed."""
+    return Path(root) / f".partial-{key}"
+
+
 def cleanup_stale(root: str | os.PathLike[str]) -> int:
-    """Remove temporary entries left by processes that no longer run; returns how many."""
+    """Tidy temporary entries left by processes that no longer run; returns how many.
+
+    One that had finished chunks (``partial.json``) becomes the resumable ``.partial-<key>`` of its
+    key (unless one is there already); the others are removed.
+    """
     root = Path(root)
     n = 0
     if not root.is_dir():
@@ -90,16 +105,28 @@ def cleanup_stale(root: str | os.PathLike[str]) -> int:
         except (ValueError, IndexError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(p, ignore_errors=True)
+            target = partial_path(root, p.name.split("-")[1])
+            if (p / PARTIAL).is_file() and not target.exists():
+                try:
+                    os.replace(p, target)
+                except OSError:
+                    shutil.rmtree(p, ignore_errors=True)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
             n += 1
     return n
 
 
 class CacheWriter:
-    """A sink for `lidscope.extract.tokens.extract` that writes an entry atomically.
+    """A sink for `lidscope.extract.tokens.extract` that writes an entry atomically, and resumably.
 
-    Use as a context manager; call `commit` at the end. Leaving the block without `commit`
-    (error, Ctrl-C) removes the temporary folder.
+    Use as a context manager; call `commit` at the end. Each call of the sink is one batch; chunks
+    are written at batch boundaries, and after each one ``partial.json`` records the finished chunks
+    (sizes, digests) and how many batches they hold. Leaving the block without `commit` (error,
+    Ctrl-C) keeps the finished chunks as ``.partial-<key>``; a process killed outright leaves its
+    temporary folder, which `cleanup_stale` turns into the same. The next writer of the same key
+    takes them over: `resume` (called by `extract` with a digest of its batch plan) checks them and
+    says how many leading batches need not run again.
     """
 
     def __init__(
@@ -108,30 +135,84 @@ class CacheWriter:
         key: str,
         layer_labels: list[str],
         key_parts: dict[str, Any] | None = None,
-        chunk_bytes: int = 64 << 20,
+        chunk_bytes: int | None = None,
+        chunk_seconds: float | None = None,
     ) -> None:
         self.root = Path(root)
         self.key = key
         self.labels = list(layer_labels)
         self.key_parts = key_parts or {}
-        self.chunk_bytes = chunk_bytes
+        # defaults read now (not at import), so a caller may tune the module's values
+        self.chunk_bytes = CACHE_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        self.chunk_seconds = CACHE_CHUNK_SECONDS if chunk_seconds is None else chunk_seconds
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.tmp.mkdir()
         self._buf: dict[str, list[np.ndarray]] = {lab: [] for lab in self.labels}
         self._meta: list[np.ndarray] = []
         self._rows_buffered = 0
         self.chunks: list[int] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.dim: int | None = None
+        self.batches = 0  # sink calls (batches) received, those resumed included
+        self.batches_flushed = 0
+        self.plan_digest: str | None = None
+        self.resumed: dict[str, Any] | None = None  # what the last run left, until `resume` decides
+        self.notes: list[str] = []
         self._done = False
+        self._since = time.monotonic()
+        try:
+            os.replace(partial_path(self.root, key), self.tmp)  # take over an interrupted run's chunks
+            self.resumed = self._read_partial()
+        except FileNotFoundError:
+            self.tmp.mkdir()
+        except OSError:
+            self.tmp.mkdir(exist_ok=True)
+
+    def _read_partial(self) -> dict[str, Any] | None:
+        """The kept chunks of an interrupted run, verified; ``None`` (and a note) if unusable."""
+        try:
+            state = json.loads((self.tmp / PARTIAL).read_text(encoding="utf-8"))
+            if state.get("key") != self.key or state.get("layers") != self.labels:
+                raise CacheError("it was written for another key or other layers")
+            for c in range(len(state["chunks"])):
+                for n in [f"layer{i}-{c:05d}.npy" for i in range(len(self.labels))] + [f"meta-{c:05d}.npy"]:
+                    want = state["files"][n]
+                    if (self.tmp / n).stat().st_size != want["bytes"] or file_digest(self.tmp / n) != want["blake2b"]:
+                        raise CacheError(f"{n} does not match its checksum")
+            return state
+        except (OSError, ValueError, KeyError, TypeError, CacheError) as exc:
+            self.notes.append(f"the kept chunks of an interrupted run could not be used ({exc}); extracting from the start")
+            self._reset()
+            return None
+
+    def _reset(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self.chunks, self.files, self.dim, self.batches, self.batches_flushed = [], {}, None, 0, 0
+
+    def resume(self, plan_digest: str) -> int:
+        """Leading batches of the plan ``plan_digest`` already in the kept chunks (0: start afresh)."""
+        self.plan_digest = plan_digest
+        state, self.resumed = self.resumed, None
+        if state is None:
+            return 0
+        if state.get("plan") != plan_digest:
+            self.notes.append("the kept chunks of an interrupted run came from another batch plan (other texts "
+                              "or batch settings); extracting from the start")
+            self._reset()
+            return 0
+        self.chunks = [int(c) for c in state["chunks"]]
+        self.files = dict(state["files"])
+        self.dim = state.get("dim")
+        self.batches = self.batches_flushed = int(state["batches"])
+        return self.batches
 
     def __enter__(self) -> CacheWriter:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if not self._done:
-            self.abort()
+            self.abort(keep=True)
 
     def __call__(self, vectors: dict[str, np.ndarray], meta: dict[str, np.ndarray]) -> None:
         first = vectors[self.labels[0]]
@@ -141,10 +222,13 @@ class CacheWriter:
             self._buf[lab].append(np.ascontiguousarray(vectors[lab], dtype=np.float32))
         self._meta.append(np.stack([np.asarray(meta[c], dtype=np.int64) for c in META_COLUMNS], axis=1))
         self._rows_buffered += int(first.shape[0])
-        if self._rows_buffered * self.dim * 4 * len(self.labels) >= self.chunk_bytes:
+        self.batches += 1
+        if (self._rows_buffered * self.dim * 4 * len(self.labels) >= self.chunk_bytes
+                or time.monotonic() - self._since >= self.chunk_seconds):
             self._flush()
 
     def _flush(self) -> None:
+        self._since = time.monotonic()
         if not self._rows_buffered:
             return
         c = len(self.chunks)
@@ -157,10 +241,18 @@ class CacheWriter:
             self.files[name] = {"bytes": (self.tmp / name).stat().st_size, "blake2b": file_digest(self.tmp / name)}
         self.chunks.append(self._rows_buffered)
         self._rows_buffered = 0
+        self.batches_flushed = self.batches
+        if self.plan_digest is not None:
+            state = {"key": self.key, "layers": self.labels, "dim": self.dim, "chunks": self.chunks,
+                     "files": self.files, "batches": self.batches_flushed, "plan": self.plan_digest}
+            part = self.tmp / (PARTIAL + ".tmp")
+            part.write_text(json.dumps(state), encoding="utf-8")
+            os.replace(part, self.tmp / PARTIAL)
 
     def commit(self, info: dict[str, Any] | None = None) -> EmbeddingCache:
         """Write the last chunk and ``manifest.json``, then rename the entry into place."""
         self._flush()
+        (self.tmp / PARTIAL).unlink(missing_ok=True)
         manifest = {
             "format": CACHE_FORMAT,
             "key": self.key,
@@ -191,10 +283,17 @@ class CacheWriter:
         self._done = True
         return EmbeddingCache.open(final)
 
-    def abort(self) -> None:
-        """Drop the temporary folder."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def abort(self, keep: bool = False) -> None:
+        """Drop the temporary folder; with ``keep``, its finished chunks stay as ``.partial-<key>``
+        for the next run to resume."""
         self._done = True
+        if keep and self.chunks and (self.tmp / PARTIAL).is_file():
+            try:
+                os.replace(self.tmp, partial_path(self.root, self.key))
+                return
+            except OSError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class EmbeddingCache:

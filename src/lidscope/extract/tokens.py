@@ -129,6 +129,8 @@ class ExtractStats:
     n_positions_computed: int = 0
     n_forward_passes: int = 0
     n_sequences_reused: int = 0
+    n_sequences_resumed: int = 0
+    n_batches_resumed: int = 0
     #: ``decoder`` / ``encoder`` as the model's config declares it (`lidscope.extract.models.declares_decoder`)
     model_kind: str = ""
     #: which token inputs count as the same (`context_rule`): ``causal-prefix`` or ``whole-sequence``
@@ -372,6 +374,20 @@ def _device_of(model: Any) -> Any:
         return torch.device("cpu")
 
 
+def plan_digest(ids_list: Sequence[np.ndarray], work: Sequence[tuple[int, int]], batches: Sequence[np.ndarray]) -> str:
+    """SHA-256 of the token ids, the work items and their batches: equal digests, equal sink calls."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for ids in ids_list:
+        h.update(np.int64(len(ids)).tobytes())
+        h.update(np.asarray(ids, dtype=np.int64).tobytes())
+    h.update(np.asarray(work, dtype=np.int64).tobytes())
+    for b in batches:
+        h.update(b"|" + np.asarray(b, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
 def hidden_state_count(model_config: Any) -> int | None:
     """Hidden states a transformers model returns (blocks + 1 for the embeddings), from its config;
     ``None`` when the config does not say."""
@@ -424,6 +440,7 @@ def extract(
     progress: Progress | None = None,
     decoder: bool | None = None,
     check: Callable[[ExtractStats], None] | None = None,
+    resume: Callable[[str], int] | None = None,
 ) -> ExtractStats:
     """Run the model over ``texts`` and hand the kept token vectors to ``sink`` batch by batch.
 
@@ -435,6 +452,10 @@ def extract(
     `lidscope.extract.models.declares_decoder`); a probe checks it (`context_rule`).
     ``check(stats)``, when given, runs after tokenisation and before the first forward pass (the
     token counts are known then); it raises to stop a run whose result could not be used.
+    ``resume(plan_digest)``, when given, is told a digest of the batch plan (token ids, work items,
+    batches) and returns how many leading batches the sink already holds from an interrupted run of
+    the same plan (`lidscope.extract.cache.CacheWriter.resume`); those are not run again, so the
+    sink ends with exactly the rows, in the order, of an uninterrupted run.
 
     Raises:
         ExtractionError: bad layer index, no hidden states, no mask token in masked mode.
@@ -519,9 +540,24 @@ def extract(
     if progress:
         progress("extract", n_done, len(ids_list))
     real_done = 0
+    skip = 0
+    if resume is not None:
+        skip = int(resume(plan_digest(ids_list, work, batches)))
+        if not 0 <= skip <= len(batches):
+            raise ExtractionError(f"resume asked to skip {skip} of {len(batches)} batches")
+    for batch in batches[:skip]:
+        for s_, _ in (work[i] for i in batch):
+            remaining[s_] -= 1
+            if remaining[s_] == 0:
+                n_done += 1 + len(copies.get(s_, []))
+                stats.n_sequences_resumed += 1 + len(copies.get(s_, []))
+        stats.n_positions_computed += len(batch) * max(lengths[i] for i in batch)
+    stats.n_batches_resumed = skip
+    if progress and skip:
+        progress("extract", n_done, len(ids_list))
     t1 = time.perf_counter()
     with torch.inference_mode():
-        for batch in batches:
+        for batch in batches[skip:]:
             items = [work[i] for i in batch]
             rows = []
             for s, p in items:
