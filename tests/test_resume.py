@@ -67,8 +67,11 @@ def _run(mode, args):
 
 
 def _interrupt(args, sig, after_batches=4):
+    # a shell's background job (nohup ... &) starts with SIGINT ignored, which Python keeps: give the
+    # child the default disposition so Ctrl-C reaches it as it does in a terminal
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "slow", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=_env())
+                            stderr=subprocess.STDOUT, text=True, env=_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = 0
     deadline = time.monotonic() + 240
     while seen < after_batches and time.monotonic() < deadline:
