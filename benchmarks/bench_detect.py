@@ -119,7 +119,7 @@ def train(run: TrainRun, members: list[str], model: str, sizes: Sizes, out: Path
 
     from lidscope.experiments.finetune import FinetuneConfig
     from lidscope.experiments.finetune import train as ft_train
-    from lidscope.results import write_json
+    from lidscope.outputs import write_json
 
     torch.set_num_threads(threads)
     done = out / "train.json"
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {"sizes": sizes.__dict__, "trained": trained, "timings": timings}
     if a.train_only:
         return summary
-    from lidscope.results import write_json
+    from lidscope.outputs import write_json
 
     t_all = time.perf_counter()
     rows: list[dict[str, Any]] = []

@@ -23,16 +23,6 @@ def test_model_facing_names_are_the_objects_of_their_modules(name, module):
     assert getattr(lidscope, name) is getattr(importlib.import_module(module), name)
 
 
-def test_moved_names_keep_working():
-    from lidscope.measure import write_result
-    from lidscope.outputs import write_json, write_measure
-    from lidscope.results import write_json as old_write_json
-
-    assert old_write_json is write_json
-    assert write_result.__doc__.startswith("Deprecated alias of `lidscope.outputs.write_measure`")
-    assert write_measure.__name__ == "write_measure"
-
-
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError):
         lidscope.no_such_thing  # noqa: B018

@@ -591,13 +591,6 @@ _EXTRA_DEFAULTS = {k: p.default for k, p in inspect.signature(measure).parameter
                    if k in ("average_layers", "keep_bos", "drop_eos", "drop_special", "masked_tokens", "pad_token_id")}
 
 
-def write_result(result: MeasureResult, out: str | os.PathLike[str], figures: bool = True) -> Path:
-    """Deprecated alias of `lidscope.outputs.write_measure`."""
-    from lidscope.outputs import write_measure
-
-    return write_measure(result, out, figures=figures)
-
-
 # --------------------------------------------------------------------------------------------
 
 

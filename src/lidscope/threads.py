@@ -111,29 +111,3 @@ def single_threaded_blas() -> Iterator[None]:
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def thread_report() -> dict[str, object]:
-    """Pool sizes and wait policies now in effect (recorded with benchmark results)."""
-    info: dict[str, object] = {"available_cpus": available_cpus()}
-    info.update({k: os.environ.get(k) for k in WAIT_POLICY_ENV})
-    try:
-        import torch
-
-        info["torch"] = torch.get_num_threads()
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import numba
-
-        info["numba"] = numba.get_num_threads()
-        info["numba_layer"] = numba.config.THREADING_LAYER
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
-    except ImportError:  # pragma: no cover
-        pass
-    return info

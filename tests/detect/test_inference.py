@@ -45,8 +45,3 @@ def test_difference_interval_covers_and_permutation_p_is_uniform_ish():
         small_p += null["p_value"] < 0.05
     assert 0.9 <= cover / trials <= 0.99
     assert small_p / trials <= 0.09
-
-
-def test_mean_interval_needs_two_values():
-    iv = inference.mean_interval([1.0])
-    assert np.isnan(iv.low) and iv.estimate == 1.0

@@ -102,10 +102,6 @@ def geometry(
     _print_summary(r, out)
 
 
-def _fmt_list(xs, digits: int = 2) -> str:
-    return ", ".join(f"{x:.{digits}f}" for x in xs)
-
-
 def _print_summary(r, out: Path) -> None:
     from rich.table import Table
 

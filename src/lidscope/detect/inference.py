@@ -4,8 +4,6 @@ Texts are the unit of resampling: a text's tokens are not independent, so every 
 bootstrap over texts (a cluster bootstrap when a text's score averages its tokens), and every test
 permutes texts.
 
-- `mean_interval`: mean of per-text values (e.g. the paired LID shift target - base of the same
-  texts and positions) with a percentile bootstrap interval.
 - `difference`: mean(candidate) - mean(reference) with a bootstrap interval (texts resampled within
   each set) and a one-sided permutation p-value for "candidate scores higher".
 - `auc`: ROC AUC of candidate vs reference texts (Mann-Whitney) with a bootstrap interval, and the
@@ -16,7 +14,6 @@ permutes texts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,33 +37,12 @@ def _pct(boot: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))
 
 
-@dataclass
-class Interval:
-    estimate: float
-    low: float
-    high: float
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "n": self.n}
-
-
 def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator, chunk: int = 256) -> np.ndarray:
     out = np.empty(n_boot)
     for s in range(0, n_boot, chunk):
         m = min(chunk, n_boot - s)
         out[s:s + m] = x[rng.integers(0, x.size, size=(m, x.size))].mean(axis=1)
     return out
-
-
-def mean_interval(x: Any, *, confidence: float = CONFIDENCE, n_boot: int = N_BOOTSTRAP, seed: int = 0) -> Interval:
-    """Mean of per-text values with a percentile bootstrap interval over texts."""
-    x = _clean(x)
-    if x.size < 2:
-        return Interval(float(x.mean()) if x.size else float("nan"), float("nan"), float("nan"), int(x.size))
-    boot = _boot_means(x, n_boot, np.random.default_rng(seed))
-    lo, hi = _pct(boot, confidence)
-    return Interval(float(x.mean()), lo, hi, int(x.size))
 
 
 def difference(cand: Any, ref: Any, *, confidence: float = CONFIDENCE, n_boot: int = N_BOOTSTRAP,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.detect import inference
-from lidscope.results import write_json, write_parquet
+from lidscope.outputs import write_json, write_parquet
 
 
 def curves_table(sets: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:

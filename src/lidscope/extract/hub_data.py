@@ -29,10 +29,6 @@ _PART = r"[^:\[]+(?:\[[^\]]*\])?"
 _SPEC = re.compile(rf"^hf:(?P<name>[^:]+)(?::(?P<a>{_PART}))?(?::(?P<b>{_PART}))?$")
 
 
-def is_hub_spec(spec: str) -> bool:
-    return spec.startswith(PREFIX)
-
-
 def parse_hub_spec(spec: str) -> tuple[str, str | None, str | None]:
     """``hf:NAME[:CONFIG][:SPLIT]`` -> ``(name, config, split)`` (two parts: NAME:SPLIT).
 

@@ -56,33 +56,6 @@ def plot_run(rows: Rows, path: str | Path, title: str = "", marks: Mapping[str, 
     plt.close(fig)
 
 
-def plot_sweep(runs: Mapping[str, Rows], path: str | Path, title: str = "") -> None:
-    """Validation accuracy (top) and validation mean LID (bottom) of several runs, one colour each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_acc, ax_lid) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, constrained_layout=True)
-    for i, (label, rows) in enumerate(runs.items()):
-        color = f"C{i}"
-        ax_acc.plot(*_series(rows, "val_acc"), "-", color=color, label=label)
-        ax_acc.plot(*_series(rows, "train_acc"), ":", color=color, lw=1)
-        xs, ys = _series(rows, "lid_val_mean")
-        if xs:
-            ax_lid.plot(xs, ys, "-", marker=".", color=color, label=label)
-    ax_acc.set_ylabel("accuracy (val solid, train dotted)")
-    ax_acc.set_ylim(-0.02, 1.02)
-    ax_acc.legend(loc="center left", fontsize=8)
-    ax_lid.set_ylabel("val mean local dimension")
-    ax_lid.set_xlabel("step")
-    ax_lid.set_xscale("log")
-    if title:
-        ax_acc.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 #: Vertical marks of `plot_small_multiples`, in order: colour, line style, name in the title.
 MARK_STYLES = (("k", "--", "dashed"), ("C2", ":", "dotted"), ("C1", ":", "dotted orange"),
                ("0.5", "-.", "dash-dot grey"))
