@@ -30,23 +30,13 @@ import numpy as np
 
 from lidscope.errors import LIDInputError
 from lidscope.runs import Run
+from lidscope.stats.intervals import LEVEL, t_critical
 from lidscope.token_classes import classify_all, convention, display
 
 #: A token type is ranked only with at least this many points.
 MIN_COUNT = 20
-#: Coverage of every interval.
-LEVEL = 0.95
 POSITION_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 FREQUENCY_EDGES = (1, 2, 10, 100, 1000, 10_000)
-
-
-def _t_quantile(df: np.ndarray, level: float = LEVEL) -> np.ndarray:
-    from scipy.stats import t
-
-    q = np.full(np.shape(df), np.nan)
-    ok = np.asarray(df) >= 1
-    q[ok] = t.ppf(0.5 + level / 2, np.asarray(df)[ok])
-    return q
 
 
 def group_means(values: np.ndarray, groups: np.ndarray, clusters: np.ndarray, level: float = LEVEL) -> Any:
@@ -73,7 +63,7 @@ def group_means(values: np.ndarray, groups: np.ndarray, clusters: np.ndarray, le
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(G > 1, G / (G - 1) * ss / out["count"] ** 2, np.nan)
     out["se"] = np.sqrt(var)
-    half = _t_quantile(G.to_numpy() - 1, level) * out["se"].to_numpy()
+    half = t_critical(G.to_numpy() - 1, level) * out["se"].to_numpy()
     out["lo"] = out["mean"] - half
     out["hi"] = out["mean"] + half
     return out[["count", "sequences", "mean", "se", "lo", "hi"]]
@@ -300,12 +290,12 @@ def compare_runs(a: Run, b: Run, layer_a: str | int | None = None, layer_b: str 
                      sequences=np.minimum(j["sequences_a"], j["sequences_b"]),
                      diff=j["mean_b"] - j["mean_a"], se=np.sqrt(j["se_a"] ** 2 + j["se_b"] ** 2))
         # Welch-like, conservative df: the smaller side's sequences - 1
-        half = _t_quantile(t["sequences"].to_numpy() - 1) * t["se"].to_numpy()
+        half = t_critical(t["sequences"].to_numpy() - 1) * t["se"].to_numpy()
         t["lo"], t["hi"] = t["diff"] - half, t["diff"] + half
         oa = group_means(pa_["lid"].to_numpy(), np.zeros(len(pa_)), pa_["seq_index"].to_numpy()).iloc[0]
         ob = group_means(pb["lid"].to_numpy(), np.zeros(len(pb)), pb["seq_index"].to_numpy()).iloc[0]
         se = float(np.hypot(oa["se"], ob["se"]))
-        q = float(_t_quantile(np.asarray([min(oa["sequences"], ob["sequences"]) - 1]))[0])
+        q = float(t_critical(np.asarray([min(oa["sequences"], ob["sequences"]) - 1]))[0])
         ov = {"mean": ob["mean"] - oa["mean"], "lo": ob["mean"] - oa["mean"] - q * se,
               "hi": ob["mean"] - oa["mean"] + q * se, "count": min(len(pa_), len(pb))}
         ova = float(oa["mean"])

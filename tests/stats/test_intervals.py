@@ -9,6 +9,7 @@ import pytest
 
 from lidscope.stats import (Interval, compare_replicates, paired_difference, replicate_interval,
                             smallest_detectable_change, t_quantile, verdict, welch_difference)
+from lidscope.stats.intervals import t_critical, t_sf
 from lidscope.stats.verdict import HIGHER, LOWER, SAME, UNKNOWN
 
 
@@ -19,11 +20,15 @@ def test_t_quantile_equals_tables(df, q975):
     assert t_quantile(0.025, df) == pytest.approx(-q975, rel=1e-6)
 
 
-def test_t_quantile_matches_scipy_on_a_grid():
-    stats = pytest.importorskip("scipy.stats")
-    for df in (0.7, 1.5, 3, 7.3, 50, 4000):
-        for p in (0.51, 0.6, 0.8, 0.9, 0.995, 0.99999):
-            assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-6)
+def test_t_critical_is_the_two_sided_quantile_per_df_and_undefined_below_one():
+    q = t_critical([0.0, 1.0, 4.0, math.inf], 0.95)
+    assert math.isnan(q[0])
+    np.testing.assert_allclose(q[1:], [12.706204736, 2.776445105, 1.959963985], rtol=1e-9)
+    assert t_critical([9.0], 0.9)[0] == pytest.approx(t_quantile(0.95, 9))
+
+
+def test_t_sf_is_the_upper_tail_at_the_quantile():
+    np.testing.assert_allclose(t_sf(np.array([t_quantile(0.975, 4), 0.0]), 4), [0.025, 0.5], rtol=1e-12)
 
 
 def test_replicate_interval_by_hand():

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from lidscope.stats.intervals import t_sf
+
 #: Level of every interval (two-sided) and of the one-sided membership tests.
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -107,14 +109,12 @@ def auc(cand: Any, ref: Any, *, confidence: float = CONFIDENCE, n_boot: int = N_
 
 def welch_greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One-sided Welch t-test p-values, row by row: ``a`` ``(r, n)`` higher than ``b`` ``(r, m)``."""
-    from scipy.stats import t as student
-
     va, vb = a.var(axis=1, ddof=1) / a.shape[1], b.var(axis=1, ddof=1) / b.shape[1]
     se = np.sqrt(va + vb)
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = (a.mean(1) - b.mean(1)) / se
         dof = (va + vb) ** 2 / (va ** 2 / (a.shape[1] - 1) + vb ** 2 / (b.shape[1] - 1))
-    p = student.sf(stat, np.where(np.isfinite(dof), dof, 1.0))
+    p = t_sf(stat, np.where(np.isfinite(dof), dof, 1.0))
     return np.where(np.isfinite(stat), p, 1.0)
 
 
