@@ -32,13 +32,14 @@ from lidscope.cloud import Cloud, build_cloud
 from lidscope.descriptors import geometry
 from lidscope.errors import LIDInputError
 from lidscope.explain import KEEP_NEIGHBORS, explain_result, write_explanation
+from lidscope.extract.errors import ExtractionError
 from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, cleanup_stale, lookup
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
-from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract
+from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract, hidden_state_count
 from lidscope.replicates import ONE_REPLICATE_NOTE, measure_replicates, plan_replicates
 from lidscope.stats import replicate_interval
-from lidscope.settings import COMPARE_N_REPLICATES, PAPER, MeasureSettings, replicate_seeds
+from lidscope.settings import ALL_LAYERS, COMPARE_N_REPLICATES, PAPER, MeasureSettings, parse_layers, replicate_seeds
 
 Progress = Callable[[str, int, int], None]
 
@@ -107,6 +108,14 @@ class MeasureResult:
     @property
     def median(self) -> float:
         return float(self.first.lid.median)
+
+    @property
+    def profile(self) -> Any:
+        """`lidscope.profile.LayerProfile` of the measured layers (mean with interval per layer, peak);
+        meant for ``layers="all"``."""
+        from lidscope.profile import layer_profile
+
+        return layer_profile(self)
 
     @property
     def std(self) -> float:
@@ -227,7 +236,7 @@ def measure(
     text_column: str | None = PAPER.text_column,
     n_sequences: int | None = PAPER.n_sequences,
     data_seed: int = PAPER.data_seed,
-    layers: Sequence[int] | int = PAPER.layers,
+    layers: Sequence[int] | int | str = PAPER.layers,
     average_layers: bool = False,
     max_length: int = PAPER.max_length,
     batch_size: int = PAPER.batch_size,
@@ -269,7 +278,10 @@ def measure(
             ``save_to_disk`` folder, ``PATH:SPLIT``), an iterable of strings, or `Texts`.
         n_sequences: M, sequences sampled (seeded shuffle with ``data_seed``); None = all.
         layers: hidden-state indices (``-1`` last, ``0`` embeddings); several come from one pass
-            and are measured separately unless ``average_layers``.
+            and are measured separately unless ``average_layers``. ``"all"``: every hidden state
+            (the embedding output and each block, as ``output_hidden_states`` gives them), from one
+            forward pass per batch; ``result.profile`` (and ``summary["profile"]``) is then the layer
+            profile with the mid-depth peak (`lidscope.profile`, docs/layers.md).
         max_length / batch_size / max_batch_tokens: truncation and batching (batches are
             length-bucketed and padded per batch only).
         keep_bos / drop_eos / drop_special: token rules (`lidscope.extract.tokens`).
@@ -316,7 +328,11 @@ def measure(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    layer_tuple = (int(layers),) if isinstance(layers, int) else tuple(dict.fromkeys(int(x) for x in layers))
+    all_layers = parse_layers(layers) == ALL_LAYERS if isinstance(layers, str) else False
+    if all_layers and average_layers:
+        raise LIDInputError("layers='all' (--layer all) measures every layer on its own, for a profile; "
+                            "average_layers (--average-layers) averages a list of layers into one: use one of them.")
+    layer_tuple = () if all_layers else tuple(dict.fromkeys(int(x) for x in parse_layers(layers)))  # type: ignore[union-attr]
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "embeddings"
 
     def tick(stage: str, done: int = 1, total: int = 1) -> None:
@@ -329,6 +345,13 @@ def measure(
                             model_name=model_name, cache_root=None, revision=revision)
     tick("load_model")
     timings["load_model"] = time.perf_counter() - t
+    n_hidden = hidden_state_count(getattr(loaded.model, "config", None))
+    if all_layers:
+        if n_hidden is None:
+            raise LIDInputError(f"{loaded.name}: its config does not say how many layers it has "
+                                "(num_hidden_layers), so layers='all' cannot list them; give the indices "
+                                "(--layer 0,1,2,...).")
+        layer_tuple = tuple(range(n_hidden))
 
     t = time.perf_counter()
     tick("load_data", 0, 1)
@@ -386,6 +409,11 @@ def measure(
                              "chunks it had finished; the rest was extracted now")
         timings["extract"] = time.perf_counter() - t
         extraction_stats = cache.info.get("extraction_stats", {})
+        returned = extraction_stats.get("n_hidden_states")
+        if all_layers and returned and returned != len(layer_tuple):
+            raise ExtractionError(f"{loaded.name}: its config declares {len(layer_tuple)} hidden states but the "
+                                  f"forward pass returned {returned}; layers='all' would miss some. Give the "
+                                  "indices (--layer 0,1,2,...).")
 
         t = time.perf_counter()
         tick("cloud", 0, len(cache.layers))
@@ -466,6 +494,8 @@ def measure(
         "n_replicates": plan.n_replicates, "settings_id": spec.settings_id,
         "dedup": first.cloud.params["dedup"], "context_rule": extraction_stats.get("context_rule"),
     }
+    if all_layers:
+        params["layers_requested"] = ALL_LAYERS
     counts = {
         "sequences_available": texts.counts["available"],
         "sequences_sampled": texts.counts["sampled"],
@@ -510,7 +540,7 @@ def measure(
         "layer": first.layer,
         "layers": layer_summaries,
         "model": {"name": loaded.name, "source": loaded.source, "fingerprint": loaded.fingerprint,
-                  **loaded.info},
+                  **loaded.info, **({"n_hidden_states": n_hidden} if n_hidden is not None else {})},
         "data": {"name": texts.name, "source": texts.source, "fingerprint": texts.fingerprint,
                  **texts.params},
         "counts": counts,
@@ -523,6 +553,12 @@ def measure(
         "notes": notes,
     }
     summary["map"] = {"method": "PCA, first two components", "variance_share": map_share}
+    if all_layers:
+        from lidscope.profile import layer_profile
+
+        shared = _shared_points(layer_results)
+        summary["profile"] = {"shared_points": shared}
+        summary["profile"] = layer_profile(summary).to_dict()
     result = MeasureResult(summary=summary, layers=layer_results, tokens=table, notes=notes, points=points,
                            texts=texts_kept, settings=spec, replicate_points=replicate_points)
     timings["total"] = time.perf_counter() - t_start
@@ -531,6 +567,15 @@ def measure(
 
         write_measure(result, out, figures=figures)
     return result
+
+
+def _shared_points(layer_results: dict[str, LayerResult]) -> int:
+    """How many of replicate 0's points (token positions) are in the cloud of every layer."""
+    rows = [np.asarray(lr.cloud.rows) for lr in layer_results.values()]
+    common = rows[0]
+    for r in rows[1:]:
+        common = np.intersect1d(common, r)
+    return int(common.size)
 
 
 def _measure_geometry(metrics: Sequence[str], replicate_clouds: list[dict[str, Cloud]], layer_results: dict[str, Any],
@@ -581,7 +626,7 @@ def settings_of(kwargs: dict[str, Any]) -> MeasureSettings:
     names = {f.name for f in dataclasses.fields(MeasureSettings)} - {"extra"}
     given = {k: v for k, v in kwargs.items() if k in names}
     if "layers" in given:
-        given["layers"] = (given["layers"],) if isinstance(given["layers"], int) else tuple(given["layers"])
+        given["layers"] = parse_layers(given["layers"])
     extra = {k: v for k, v in kwargs.items() if k in _EXTRA_DEFAULTS and v != _EXTRA_DEFAULTS[k]}
     return MeasureSettings(**given, extra=extra)
 

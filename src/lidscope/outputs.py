@@ -5,7 +5,8 @@ a reader never sees half a file, even after a crash. The computing layers (`lids
 `lidscope.local`) return result objects and touch no files; this layer turns them into
 
 - a measurement folder: ``summary.json``, ``tokens.parquet``, ``points.parquet`` and
-  ``texts.parquet`` (`lidscope.explain`), ``lid.png`` and ``report.html`` (`write_measure`);
+  ``texts.parquet`` (`lidscope.explain`), ``lid.png``, ``layers.png`` (the layer profile of
+  ``--layer all``) and ``report.html`` (`write_measure`);
 - a comparison folder: one measurement folder per ``<model>/<data>``, ``compare.json``,
   ``violin-<data>.png`` per dataset, ``compare.png`` and ``report.html`` (`write_compare`).
 """
@@ -218,8 +219,17 @@ def write_measure(result: MeasureResult, out: str | os.PathLike[str], figures: b
         values = {k: v.values for k, v in result.layers.items()}
         plot_distribution(values if len(values) > 1 else next(iter(values.values())), out / "lid.png",
                           measure_title(result))
+        files += ["lid.png"]
+        if result.summary.get("profile"):
+            from lidscope.plots import plot_layer_profile
+            from lidscope.profile import LayerProfile
+
+            s = result.summary
+            plot_layer_profile(LayerProfile.from_dict(s["profile"]), out / "layers.png",
+                               f"{s['model']['name']} on {s['data']['name']}: mean LID by layer")
+            files += ["layers.png"]
         write_report([run_from_result(result)], out / "report.html")
-        files += ["lid.png", "report.html"]
+        files += ["report.html"]
     result.summary["files"] = files
     write_json(out / "summary.json", result.summary)
     return out

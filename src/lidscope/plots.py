@@ -126,3 +126,51 @@ def plot_compare(
     path = _save(fig, path)
     plt.close(fig)
     return path
+
+
+def plot_layer_profile(
+    profiles: Mapping[str, object] | object,
+    path: str | os.PathLike[str],
+    title: str = "Mean local dimension by layer",
+) -> Path:
+    """LID against layer depth: one line per `lidscope.profile.LayerProfile` (``{name: profile}``
+    for several models or checkpoints), the 95 % replicate interval as error bars and a band (none
+    drawn with one replicate, and the axis says so), the interior peak as a star (`find_peak`; a
+    hollow star when its interval overlaps a neighbour's), and "no interior peak" in the legend
+    when the largest mean is at an end."""
+    plt = _pyplot()
+    groups = dict(profiles) if isinstance(profiles, Mapping) else {"": profiles}
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    any_interval = False
+    for i, (name, p) in enumerate(groups.items()):
+        x = np.asarray(p.depths, dtype=np.float64)  # type: ignore[attr-defined]
+        y = p.means  # type: ignore[attr-defined]
+        colour = f"C{i}"
+        peak = p.peak  # type: ignore[attr-defined]
+        where = (f"peak at layer {peak.layer}" + ("" if peak.separated is None else
+                                                   " (separated)" if peak.separated else " (overlaps a neighbour)")
+                 if peak.interior else "no interior peak")
+        label = f"{name}: {where}" if name else where
+        ax.plot(x, y, marker="o", color=colour, label=label)
+        if p.has_intervals:  # type: ignore[attr-defined]
+            any_interval = True
+            lo = np.asarray([r.low for r in p.layers])  # type: ignore[attr-defined]
+            hi = np.asarray([r.high for r in p.layers])  # type: ignore[attr-defined]
+            ax.fill_between(x, lo, hi, color=colour, alpha=0.18, linewidth=0)
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="none", ecolor=colour, capsize=3, linewidth=1)
+        if peak.interior:
+            k = list(p.depths).index(peak.layer)  # type: ignore[attr-defined]
+            filled = peak.separated is not False
+            ax.scatter([x[k]], [y[k]], marker="*", s=260, zorder=5, edgecolor=colour, linewidth=1.5,
+                       facecolor=colour if filled else "white")
+    ax.set_xlabel("layer (0 = embedding output, then one per block)")
+    ax.set_ylabel("mean local dimension\n(band: 95 % interval over replicates)" if any_interval else
+                  "mean local dimension\n(one replicate: no interval computed)")
+    ax.set_xticks(sorted({int(d) for p in groups.values() for d in p.depths}))  # type: ignore[attr-defined]
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    if title:
+        ax.set_title(title)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

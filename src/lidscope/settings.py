@@ -63,6 +63,9 @@ SEED = 42
 DATA_SEED = 42
 #: Hidden-state indices measured (-1: last layer).
 LAYERS: tuple[int, ...] = (-1,)
+#: ``layers`` value (``--layer all``) for every hidden state of the model: the embedding output and each
+#: block's output, as transformers' ``output_hidden_states`` gives them (a layer profile, docs/layers.md).
+ALL_LAYERS = "all"
 #: Truncation of each sequence, special tokens included.
 MAX_LENGTH = 512
 #: Batching: sequences and padded positions per forward pass (speed and memory only).
@@ -124,12 +127,15 @@ SPEED_ONLY = {"speed_only": True}
 ADDED = {"added": True}
 
 
-def parse_layers(text: str | int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
-    """Hidden-state indices from ``"-1"`` or ``"-4,-3,-2,-1"`` (or a sequence of ints).
+def parse_layers(text: str | int | tuple[int, ...] | list[int]) -> tuple[int, ...] | str:
+    """Hidden-state indices from ``"-1"`` or ``"-4,-3,-2,-1"`` (or a sequence of ints); ``"all"``
+    (`ALL_LAYERS`) is returned as is: every hidden state, resolved once the model is known.
 
     Raises:
         LIDInputError: not integers, or none given.
     """
+    if isinstance(text, str) and text.strip().lower() == ALL_LAYERS:
+        return ALL_LAYERS
     if isinstance(text, int):
         return (text,)
     if isinstance(text, (tuple, list)):
@@ -138,7 +144,7 @@ def parse_layers(text: str | int | tuple[int, ...] | list[int]) -> tuple[int, ..
         try:
             vals = tuple(int(x) for x in str(text).replace(" ", "").split(",") if x)
         except ValueError:
-            raise LIDInputError("layers are integers separated by commas, e.g. -1 or -4,-3,-2,-1; "
+            raise LIDInputError("layers are integers separated by commas, e.g. -1 or -4,-3,-2,-1, or 'all'; "
                                 f"got {text!r}") from None
     if not vals:
         raise LIDInputError("give at least one layer index, e.g. -1.")
@@ -197,7 +203,7 @@ class MeasureSettings:
         n_sequences: M, sequences sampled (None: all).
         n_points: N, distinct token vectors measured (None: all sampled).
         n_neighbors: L, neighbours per point.
-        layers: hidden-state indices.
+        layers: hidden-state indices, or ``"all"`` (`ALL_LAYERS`: every hidden state of the model).
         sample_size: token vectors drawn before deduplication (None: all).
         seed / data_seed: seeds of the token sample and of the sequence sample (of replicate 0;
             the other replicates' seeds derive from them, `replicate_seeds`).
@@ -219,7 +225,7 @@ class MeasureSettings:
     n_sequences: int | None = SWEEP_SIZES["n_sequences"]
     n_points: int | None = SWEEP_SIZES["n_points"]
     n_neighbors: int = N_NEIGHBORS
-    layers: tuple[int, ...] = LAYERS
+    layers: tuple[int, ...] | str = LAYERS
     sample_size: int | None = SAMPLE_SIZE
     seed: int = SEED
     data_seed: int = DATA_SEED
@@ -236,8 +242,8 @@ class MeasureSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        layers = (self.layers,) if isinstance(self.layers, int) else self.layers
-        object.__setattr__(self, "layers", tuple(int(x) for x in layers))
+        if self.layers != ():
+            object.__setattr__(self, "layers", parse_layers(self.layers))
         object.__setattr__(self, "metrics", parse_measure_metrics(self.metrics))
         self.validate()
 
@@ -310,14 +316,14 @@ class MeasureSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["layers"] = list(self.layers)
+        d["layers"] = self.layers if self.layers == ALL_LAYERS else list(self.layers)
         d["metrics"] = list(self.metrics)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MeasureSettings:
         d = dict(d)
-        if "layers" in d:
+        if "layers" in d and d["layers"] != ALL_LAYERS:
             d["layers"] = tuple(d["layers"])
         return cls(**d)
 

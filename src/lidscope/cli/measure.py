@@ -34,7 +34,7 @@ _PANEL_CLOUD = "Point cloud and estimator"
 _PANEL_RUN = "Output and run"
 
 
-def parse_layer_option(text: str) -> tuple[int, ...]:
+def parse_layer_option(text: str) -> tuple[int, ...] | str:
     try:
         return parse_layers(text)
     except ValueError as exc:
@@ -64,7 +64,7 @@ def _print_summary(console: Any, r: Any) -> None:
               f"{_dedup_text(s)}, {c['points']:,} measured (N requested {c['points_requested']:,})")
     p = s["params"]
     t.add_row("estimator", f"{p['estimator']}, L = {p['n_neighbors']}, discard {p['discard_fraction']}")
-    for label, ls in s["layers"].items():
+    for label, ls in ({} if s.get("profile") else s["layers"]).items():  # a profile gets its own table
         q = ls["quantiles"]
         t.add_row(f"layer {label}",
                   f"[bold green]mean {ls['mean']:.3f}[/]  median {ls['median']:.3f}  std {ls['std']:.3f}  "
@@ -199,7 +199,8 @@ def register(app: typer.Typer) -> None:
         layer: str = typer.Option(LAYERS, "--layer", "-l", rich_help_panel=_PANEL_TOKENS,
                                   help="Hidden-state index (0 = embeddings, -1 = last); several separated by "
                                        "commas (e.g. -4,-3,-2,-1) come from one forward pass and are measured "
-                                       "separately unless --average-layers."),
+                                       "separately unless --average-layers; 'all': every layer (embedding output "
+                                       "and each block), drawn as a profile with its mid-depth peak (layers.png)."),
         average_layers: bool = typer.Option(False, "--average-layers", rich_help_panel=_PANEL_TOKENS,
                                             help="Average the --layer list into one vector per token."),
         max_length: int = typer.Option(QUICK.max_length, "--max-length", rich_help_panel=_PANEL_TOKENS,
@@ -318,6 +319,12 @@ def register(app: typer.Typer) -> None:
                           "cache; the same command resumes from them."))
             raise typer.Exit(130) from None
         _print_summary(console, result)
+        if result.summary.get("profile"):
+            from ._profile import print_profile
+
+            s = result.summary
+            print_profile(console, result.profile, f"Layer profile: {s['model']['name']} on {s['data']['name']}",
+                          s, out / "layers.png" if "layers.png" in s.get("files", []) else None)
 
     @app.command("compare")
     def compare_cmd(

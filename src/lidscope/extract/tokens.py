@@ -131,6 +131,8 @@ class ExtractStats:
     n_sequences_reused: int = 0
     n_sequences_resumed: int = 0
     n_batches_resumed: int = 0
+    #: hidden states the model returned in the forward pass (embedding output + blocks; 0: no pass ran)
+    n_hidden_states: int = 0
     #: ``decoder`` / ``encoder`` as the model's config declares it (`lidscope.extract.models.declares_decoder`)
     model_kind: str = ""
     #: which token inputs count as the same (`context_rule`): ``causal-prefix`` or ``whole-sequence``
@@ -407,8 +409,10 @@ def check_layers(layers: Sequence[int], n: int | None) -> None:
             )
 
 
-def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: ExtractionConfig) -> list[Any]:
-    """Hidden states of the configured layers, float32 tensors ``(rows, width, d)``."""
+def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: ExtractionConfig,
+                   stats: ExtractStats | None = None) -> list[Any]:
+    """Hidden states of the configured layers, float32 tensors ``(rows, width, d)`` (all of them from
+    this one call; ``stats.n_hidden_states`` is set to how many the model returned)."""
     import torch
 
     device = _device_of(model)
@@ -425,6 +429,8 @@ def _forward_layers(model: Any, ids: np.ndarray, mask: np.ndarray, config: Extra
             "that supports output_hidden_states=True."
         )
     check_layers(config.layers, len(hs))
+    if stats is not None:
+        stats.n_hidden_states = len(hs)
     chosen = [hs[layer].float() for layer in config.layers]
     if config.average_layers and len(chosen) > 1:
         return [torch.stack(chosen).mean(dim=0)]
@@ -569,7 +575,7 @@ def extract(
             ids, mask = _pad(rows, pad_id)
             stats.n_positions_computed += ids.size
             stats.n_forward_passes += 1
-            hidden = _forward_layers(model, ids, mask, config)
+            hidden = _forward_layers(model, ids, mask, config, stats)
             sel_row: list[np.ndarray] = []
             sel_pos: list[np.ndarray] = []
             sel_seq: list[np.ndarray] = []

@@ -24,6 +24,7 @@ from lidscope.errors import LIDInputError
 from lidscope.report.detect_sections import detect_sections, find_detect_folders
 from lidscope.report.geometry_sections import geometry_run_sections, geometry_sweep_figure, grokking_geometry_figure
 from lidscope.report.page import Page, to_json
+from lidscope.report.profile_sections import profile_sections
 from lidscope.runs import Run, is_run_folder, load_run
 
 #: Most points drawn on a run's maps (all layers together); larger runs show a seeded random sample.
@@ -211,6 +212,7 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
     page.h3("Distribution of the local dimension")
     _hist_fig(page, f"{prefix}-dist", {f"layer {k}": d.points["lid"].to_numpy() for k, d in drills.items()},
               {k: overall(d.points)["mean"] for k, d in drills.items()})
+    profile_sections(page, s, prefix)
     page.section("Which tokens sit in high- or low-dimensional regions", sid=f"{prefix}-tokens",
                  note="Mean local dimension by token class, by position in the sequence and by how often the "
                       "token type occurs among the measured points; every layer of the run in its own colour.")
