@@ -672,6 +672,21 @@ class CompareResult:
                 rows.append(row)
         return rows
 
+    def profile_changes(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """With ``layers="all"``: ``{data: {model: rows}}``, each model after the first against the first,
+        one row per layer with the paired change of the mean and its 95 % interval
+        (`lidscope.profile.profile_change`); empty for runs without a layer profile."""
+        from lidscope.profile import profile_change
+
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for d, models in self.results.items():
+            items = list(models.items())
+            if not items or not items[0][1].summary.get("profile"):
+                continue
+            base = items[0][1]
+            out[d] = {m: profile_change(base, r) for m, r in items[1:] if r.summary.get("profile")}
+        return out
+
 
 def compare(
     models: Sequence[Any],

@@ -8,7 +8,8 @@ a reader never sees half a file, even after a crash. The computing layers (`lids
   ``texts.parquet`` (`lidscope.explain`), ``lid.png``, ``layers.png`` (the layer profile of
   ``--layer all``) and ``report.html`` (`write_measure`);
 - a comparison folder: one measurement folder per ``<model>/<data>``, ``compare.json``,
-  ``violin-<data>.png`` per dataset, ``compare.png`` and ``report.html`` (`write_compare`).
+  ``violin-<data>.png`` per dataset, ``compare.png``, ``layers-<data>.png`` (``--layer all``: every
+  model's layer profile) and ``report.html`` (`write_compare`).
 """
 
 from __future__ import annotations
@@ -235,6 +236,14 @@ def write_measure(result: MeasureResult, out: str | os.PathLike[str], figures: b
     return out
 
 
+def _profiles_json(result: CompareResult) -> dict[str, Any]:
+    """``profiles`` (each run's layer profile per dataset) and ``profile_changes`` for compare.json
+    (``--layer all``); nothing for runs without profiles."""
+    profiles = {d: {m: r.summary["profile"] for m, r in ms.items()} for d, ms in result.results.items()
+                if all(r.summary.get("profile") for r in ms.values())}
+    return {"profiles": profiles, "profile_changes": result.profile_changes()} if profiles else {}
+
+
 def measure_dir(out: str | os.PathLike[str], model_label: str, data_label: str) -> Path:
     """The folder of one (model, data) measurement inside a comparison folder."""
     return Path(out) / slug(model_label) / slug(data_label)
@@ -260,6 +269,13 @@ def write_compare(result: CompareResult, out: str | os.PathLike[str], params: Ma
             paths.append(plot_compare({d: g}, out / f"violin-{slug(d)}.png", title=f"Pointwise local dimension on {d}",
                                       intervals={d: bars[d]}))
         paths.append(plot_compare(groups, out / "compare.png", intervals=bars))
+        profiled = {d: ms for d, ms in result.results.items() if all(r.summary.get("profile") for r in ms.values())}
+        if profiled:
+            from lidscope.plots import plot_layer_profile
+
+            for d, ms in profiled.items():
+                paths.append(plot_layer_profile({m: r.profile for m, r in ms.items()},
+                                                out / f"layers-{slug(d)}.png", f"Mean local dimension by layer on {d}"))
         from lidscope.report import write_report
         from lidscope.runs import run_from_result
 
@@ -270,6 +286,7 @@ def write_compare(result: CompareResult, out: str | os.PathLike[str], params: Ma
     write_json(out / "compare.json", {"rows": result.table(), "figures": [str(f) for f in paths],
                                       "comparisons": {d: {m: c.to_dict() for m, c in cs.items()}
                                                       for d, cs in result.comparisons.items()},
+                                      **_profiles_json(result),
                                       "params": dict(params or {})})
     return out
 

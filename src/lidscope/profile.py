@@ -249,3 +249,37 @@ def profile_change(base: Any, other: Any) -> list[dict[str, Any]]:
                     "change_high": d.high, "relative_change": r.estimate, "relative_change_low": r.low,
                     "relative_change_high": r.high, "verdict": c.verdict, "comparison_method": c.method})
     return out
+
+
+def profile_from_rows(rows: Sequence[Mapping[str, Any]]) -> LayerProfile:
+    """The `LayerProfile` of results-store rows of one checkpoint and dataset (one row per layer: ``layer``,
+    ``mean``, ``mean_low``, ``mean_high``, ``n_replicates``, ``n_points``; `lidscope.training.store`)."""
+    by_layer = {}
+    for r in rows:
+        i = layer_index(str(r["layer"]))
+        if i is not None:
+            by_layer[i] = r
+    out = []
+    for i in sorted(by_layer):
+        r = by_layer[i]
+        reps = int(r.get("n_replicates") or 1) if _finite(r.get("n_replicates")) else 1
+        known = reps > 1
+        out.append(ProfileLayer(i, str(r["layer"]), _nan(r.get("mean")),
+                                _nan(r.get("mean_low")) if known else math.nan,
+                                _nan(r.get("mean_high")) if known else math.nan, reps,
+                                int(r.get("n_points") or 0) if _finite(r.get("n_points")) else 0))
+    peak = find_peak([x.layer for x in out], [x.mean for x in out], [x.low for x in out], [x.high for x in out])
+    return LayerProfile(out, peak, max((x.n_replicates for x in out), default=1))
+
+
+def store_profiles(frame: Any) -> dict[tuple[str, str], dict[int, LayerProfile]]:
+    """``{(run, data_name): {step: LayerProfile}}`` from a results-store DataFrame (`ResultsStore.read`)
+    holding several integer layers per checkpoint (a sweep with ``--layer all``)."""
+    out: dict[tuple[str, str], dict[int, LayerProfile]] = {}
+    if frame is None or len(frame) == 0:
+        return out
+    for (run, data_name, step), g in frame.groupby(["run", "data_name", "step"], sort=True):
+        recs = g.to_dict("records")
+        if sum(layer_index(str(r["layer"])) is not None for r in recs) >= 2:
+            out.setdefault((str(run), str(data_name)), {})[int(step)] = profile_from_rows(recs)
+    return out

@@ -99,13 +99,20 @@ def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tupl
     rows = [("model", f"{label} ({folder}{'/' + gguf if gguf else ''})"), ("data", f"{kw['data']}: {sampled}")]
     times: dict[str, float] = {}
     dim = 0
+    layers = s.layers
     if gguf is None:
         tok = AutoTokenizer.from_pretrained(str(folder))
         ids = tok(texts, truncation=True, max_length=s.max_length)["input_ids"]
         lengths = np.array([len(x) for x in ids])
         config = AutoConfig.from_pretrained(str(folder))
         # what the run refuses, refused here: a layer the model lacks, fewer tokens than L + 1 points
-        check_layers(s.layers, hidden_state_count(config))
+        if layers == "all":  # every hidden state: the count the config declares
+            n_hidden = hidden_state_count(config)
+            if n_hidden is None:
+                raise ValueError(f"{folder}: its config does not say how many layers it has; --layer all cannot "
+                                 "list them (give the indices).")
+            layers = tuple(range(n_hidden))
+        check_layers(layers, hidden_state_count(config))
         rules = TokenRules(keep_bos=kw.get("keep_bos", True), drop_eos=kw.get("drop_eos", True),
                            drop_special=kw.get("drop_special", False))
         special = special_token_ids(tok)
@@ -123,8 +130,10 @@ def _plan_one(kw: dict[str, Any], rates: dict[str, tuple[float, float]]) -> tupl
     else:
         rows.append(("forward pass", "GGUF model: converted on first use, time not estimated"))
     average = bool(kw.get("average_layers"))
-    n_layers = 1 if average else len(s.layers)
-    rows.append(("layers", ",".join(map(str, s.layers)) + (" (averaged)" if average else "")))
+    n_layers = 1 if average else (len(layers) if layers != "all" else 1)
+    rows.append(("layers", (f"all ({len(layers)}: " if s.layers == "all" and layers != "all" else "")
+                 + ",".join(map(str, layers)) + (")" if s.layers == "all" and layers != "all" else "")
+                 + (" (averaged)" if average else "")))
     rows.append(("points", f"N = {s.n_points:,} per layer and replicate, L = {s.n_neighbors}, R = {R}, "
                            f"estimator {s.estimator}"))
     if dim and s.n_points:

@@ -85,3 +85,29 @@ def change_table(rows: list[dict[str, Any]], title: str) -> Any:
                   f"{r['change_low']:+.3f} to {r['change_high']:+.3f}" if known else "none (one replicate)",
                   f"{100 * r['relative_change']:+.1f} %", escape(str(r["verdict"])))
     return t
+
+
+def side_by_side_table(profiles: dict[str, Any], title: str) -> Any:
+    """One row per layer, one column per model (or checkpoint): mean [95 % interval], the peak starred."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    t.add_column("layer", justify="right")
+    for name in profiles:
+        t.add_column(escape(str(name)), justify="right")
+    layers = sorted({r.layer for p in profiles.values() for r in p.layers})
+    for layer in layers:
+        cells = []
+        for p in profiles.values():
+            r = next((x for x in p.layers if x.layer == layer), None)
+            if r is None:
+                cells.append("")
+                continue
+            text = f"{r.mean:.3f}"
+            if math.isfinite(r.low) and math.isfinite(r.high):
+                text += f" [{r.low:.2f}, {r.high:.2f}]"
+            if p.peak.layer == layer:
+                text = f"[bold green]{text} *[/]" if p.peak.interior else f"{text} (max, at an end)"
+            cells.append(text)
+        t.add_row(str(layer), *cells)
+    return t

@@ -351,7 +351,9 @@ def register(app: typer.Typer) -> None:
                                             "the same sequences and tokens, so differences are paired. 1: one "
                                             "measurement each, the difference with no interval and no verdict."),
         layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state index (or comma list, averaged "
-                                                              "with --average-layers; otherwise the first is plotted)."),
+                                                              "with --average-layers; otherwise the first is plotted); "
+                                                              "'all': every layer, each model's profile and its "
+                                                              "per-layer change."),
         average_layers: bool = typer.Option(False, "--average-layers", help="Average the --layer list."),
         split: Optional[str] = typer.Option(None, "--split", help="Split applied to every data spec without one."),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column for tabular data."),
@@ -426,7 +428,25 @@ def register(app: typer.Typer) -> None:
             for m, c in cs.items():
                 colour = "green" if c.verdict.endswith("base") else "yellow"
                 console.print(f"{d}: {m} vs {base}: [{colour}]{c.sentence()}[/] ({c.method})")
+        _print_profiles(console, cr)
         console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
+
+
+def _print_profiles(console: Any, cr: Any) -> None:
+    """With --layer all: every model's profile side by side per dataset, then each model's per-layer
+    change against the first model with its interval."""
+    from ._profile import change_table, peak_text, side_by_side_table
+
+    for d, ms in cr.results.items():
+        if not all(r.summary.get("profile") for r in ms.values()):
+            continue
+        profiles = {m: r.profile for m, r in ms.items()}
+        console.print(side_by_side_table(profiles, f"Layer profiles on {d}: mean LID [95 % interval]; * = interior peak"))
+        for m, p in profiles.items():
+            console.print(f"{escape(m)}: {escape(peak_text(p.peak))}")
+        base = next(iter(ms))
+        for m, rows in cr.profile_changes().get(d, {}).items():
+            console.print(change_table(rows, f"{d}: {m} vs {base}, change of the mean per layer (paired replicates)"))
 
 
 def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]

@@ -38,6 +38,28 @@ def _signals_table(console: Any, store: Any, layer: Optional[str]) -> None:
     console.print(t)
 
 
+def _profiles(console: Any, store: Any, out: Path, plot: bool) -> None:
+    """--layer all: per run and dataset, the profile of every checkpoint side by side (a column per
+    step) and STORE/layers-<run>-<data>.png with one line per checkpoint."""
+    from lidscope.outputs import slug
+    from lidscope.profile import store_profiles
+
+    from ._profile import peak_text, side_by_side_table
+
+    for (run, data_name), by_step in store_profiles(store.read()).items():
+        profiles = {f"step {k}": p for k, p in by_step.items()}
+        console.print(side_by_side_table(profiles, f"Layer profile per checkpoint: {run} on {data_name} "
+                                                   "(mean LID [95 % interval]; * = interior peak)"))
+        for name, p in profiles.items():
+            console.print(f"{name}: {escape(peak_text(p.peak))}")
+        if plot:
+            from lidscope.plots import plot_layer_profile
+
+            path = plot_layer_profile(profiles, Path(out) / f"layers-{slug(run)}-{slug(data_name)}.png",
+                                      f"Mean LID by layer per checkpoint: {run} on {data_name}")
+            console.print(f"figure: {escape(str(path))}")
+
+
 def _mean_text(row: Any) -> str:
     """``8.412 [8.30, 8.52]`` with a replicate interval, else the mean alone."""
     lo, hi = row.get("mean_low"), row.get("mean_high")
@@ -73,7 +95,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("lidscope-out/sweep"), "--out", "-o",
                                  help="Results store folder (Parquet rows, per-token files, metrics). Re-running "
                                       "with the same --out resumes: finished measurements are never recomputed."),
-        layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state indices, comma separated (-1 = last)."),
+        layer: str = typer.Option(LAYERS, "--layer", "-l", help="Hidden-state indices, comma separated (-1 = last); "
+                                                              "'all': every layer, a layer profile per checkpoint."),
         n_sequences: int = typer.Option(SWEEP.n_sequences, "--n-sequences", "-M",
                                         help="M: sequences sampled per data spec, the same for every checkpoint "
                                              f"(paper {PAPER.n_sequences:,}). 0 = all."),
@@ -165,6 +188,8 @@ def register(app: typer.Typer) -> None:
         for note in report.notes:
             console.print(f"[yellow]note:[/] {escape(str(note))}")
         _signals_table(console, report.store, None)
+        if settings.layers == "all":
+            _profiles(console, report.store, out, plot)
         if plot and not report.store.read().empty:
             from lidscope.training.plots import plot_training
 
