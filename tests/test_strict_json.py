@@ -18,7 +18,8 @@ from tinymodels import WORDS, save_tiny  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from lidscope.measure import compare, measure  # noqa: E402
-from lidscope.outputs import read_json, write_json  # noqa: E402
+from lidscope.jsonio import read_json  # noqa: E402
+from lidscope.outputs import write_json  # noqa: E402
 from lidscope.stats import Interval  # noqa: E402
 
 
@@ -77,7 +78,7 @@ def test_measure_and_compare_folders_parse_strictly(bert, tmp_path):
 
 
 def test_reading_a_result_back_gives_nan_for_undefined_numbers_only(tmp_path):
-    from lidscope.outputs import read_result_json
+    from lidscope.jsonio import read_result_json
 
     f = write_json(tmp_path / "s.json", {"interval": {"low": float("nan"), "method": "one replicate"},
                                          "mean_low": float("inf"), "cache_dir": None, "quantiles": {"0.25": float("nan")}})

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from lidscope.jsonio import dumps
+
 #: Nearest neighbours kept per point (of the L used by the estimate).
 KEEP_NEIGHBORS = 10
 #: Rows used to fit the 2-D map's principal axes (all points are projected).
@@ -144,8 +146,6 @@ def write_explanation(out: str | Path, points: Any, texts: Any | None,
     """Write ``points.parquet`` (and ``texts.parquet`` unless ``texts`` is None) atomically;
     returns the file names written."""
     import os
-
-    from lidscope.outputs import dumps
 
     import pyarrow.parquet as pq
 

@@ -14,15 +14,18 @@ a reader never sees half a file, even after a crash. The computing layers (`lids
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+# the strict-JSON text helpers live on the base floor (`lidscope.jsonio`); importable from here as before
+from lidscope.jsonio import dumps, nan_for_null, read_json, read_result_json, strict, to_jsonable
+
+__all__ = ["check_output", "dumps", "measure_dir", "nan_for_null", "output_problem", "read_json",
+           "read_result_json", "slug", "strict", "to_jsonable", "write_bytes", "write_compare", "write_json",
+           "write_measure", "write_parquet", "write_table"]
 
 if TYPE_CHECKING:
     from lidscope.measure import CompareResult, MeasureResult
@@ -67,19 +70,6 @@ def check_output(path: str | os.PathLike[str], kind: str = "folder", option: str
         raise LIDInputError(f"{option} {path}: {problem}. Choose another {option} (nothing was computed).")
 
 
-def to_jsonable(o: Any) -> Any:
-    """``json.dumps`` fallback: NumPy scalars and arrays, paths, sets and tuples; else ``str(o)``."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, os.PathLike):
-        return os.fspath(o)
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    return str(o)
-
-
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (parent folders created)."""
     path = Path(path)
@@ -97,61 +87,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def strict(o: Any) -> Any:
-    """``o`` with every float that is not finite (NaN, +-inf; Python or NumPy) replaced by ``None``,
-    so that it serialises as strict JSON (RFC 8259 has no NaN or Infinity; JavaScript's
-    ``JSON.parse``, Go and Rust reject them). In lidscope's files ``null`` for a number means "not
-    defined": no interval with one replicate, a statistic of too few values, a ratio over zero."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, np.floating):
-        v = float(o)
-        return v if math.isfinite(v) else None
-    if isinstance(o, np.ndarray):
-        return strict(o.tolist())
-    if isinstance(o, Mapping):
-        return {k: strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, set, frozenset)):
-        return [strict(v) for v in o]
-    return o
-
-
-def dumps(obj: Any, *, indent: int | None = 2) -> str:
-    """Strict JSON text of ``obj`` (`strict`: non-finite numbers become ``null``)."""
-    return json.dumps(strict(obj), indent=indent, default=lambda o: strict(to_jsonable(o)), allow_nan=False)
-
-
 def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
     """Write ``obj`` as strict JSON to ``path`` atomically: NaN and inf are written as ``null``."""
     return write_bytes(path, (dumps(obj, indent=indent) + "\n").encode("utf-8"))
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-#: Keys whose value is a number in lidscope's result files: `read_result_json` reads their ``null``
-#: back as NaN (numbers that are not defined), so code computing on them sees floats.
-NUMBER_KEYS = re.compile(
-    r"^(\d+(\.\d+)?|estimate|se|low|high|df|level|mean|median|std|global_estimate|values|p_value|auc|"
-    r".*_(low|high|se|estimate|mean|median|std|change|p_value|ratio)|change|relative_change|"
-    r"smallest_detectable_change|mean_replicate_0|detectable_relative)$")
-
-
-def nan_for_null(o: Any, key: str = "") -> Any:
-    """Inverse of `strict` for number fields (`NUMBER_KEYS`): ``null`` -> NaN, recursively."""
-    if isinstance(o, Mapping):
-        return {k: nan_for_null(v, str(k)) for k, v in o.items()}
-    if isinstance(o, list):
-        return [nan_for_null(v, key) for v in o]
-    if o is None and NUMBER_KEYS.match(key):
-        return float("nan")
-    return o
-
-
-def read_result_json(path: str | os.PathLike[str]) -> Any:
-    """A result file (summary.json, compare.json, detect.json) with undefined numbers as NaN."""
-    return nan_for_null(read_json(path))
 
 
 def write_table(path: str | os.PathLike[str], table: Any, metadata: Mapping[str, Any] | None = None) -> Path:

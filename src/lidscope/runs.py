@@ -16,7 +16,7 @@ from typing import Any
 
 from lidscope.errors import LIDInputError
 from lidscope.explain import POINTS_FILE, TEXTS_FILE
-from lidscope.outputs import nan_for_null, read_result_json
+from lidscope.jsonio import nan_for_null, read_result_json
 
 
 class MissingRunData(LIDInputError):

@@ -49,7 +49,8 @@ def geometry(
     from .. import LIDInputError
     from ..descriptors import geometry as compute
     from ..descriptors.api import parse_metrics
-    from ..outputs import dumps, write_json
+    from ..jsonio import dumps
+    from ..outputs import write_json
     from ..pointsio import load_points
     from ..provenance import array_sha256, environment, fingerprint_path
 

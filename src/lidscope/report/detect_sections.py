@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lidscope.outputs import read_result_json
+from lidscope.jsonio import read_result_json
 from lidscope.report.page import Page
 
 COLORS = ("#1f5fb4", "#d9722b", "#2e9b5c", "#8e44ad", "#c0392b", "#7f8c8d", "#b7950b")
