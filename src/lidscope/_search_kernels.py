@@ -105,6 +105,23 @@ def _chunk_min(u: np.ndarray, g: np.ndarray, s: int, w: int) -> float:
     return best
 
 
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _chunk_hits(u: np.ndarray, g: np.ndarray, s: int, w: int, bound) -> int:
+    """How many j < w have u[s + j] - 2 g[s + j] < bound: the chunk test. A count (an integer
+    sum of comparisons) vectorises where a float minimum does not (LLVM leaves numba's min scalar)."""
+    hits = np.int32(0)
+    if w == _CHUNK:
+        for j in range(_CHUNK):
+            hits += np.int32(u[s + j] - _TWO * g[s + j] < bound)
+    elif w == _SUB:
+        for j in range(_SUB):
+            hits += np.int32(u[s + j] - _TWO * g[s + j] < bound)
+    else:
+        for j in range(w):
+            hits += np.int32(u[s + j] - _TWO * g[s + j] < bound)
+    return hits
+
+
 @njit(cache=True, fastmath=_FASTMATH)
 def _first_threshold(g, sqb, sa, rank, skip, scratch):
     """An upper bound on the rank-th smallest (1-based) of sa + sqb[j] - 2 g[j] over j != skip.
@@ -169,11 +186,11 @@ def offer_rows(G, sq, a0, b0, rd, ri, cnt, thr, c, diagonal, seed_rank):
             thr[a] = _first_threshold(g, sqb, sa, seed_rank, i if diagonal else -1, scratch)
         for s in range(0, p, _CHUNK):
             e = min(p, s + _CHUNK)
-            if _chunk_min(sqb, g, s, e - s) >= thr[a] - sa:
+            if _chunk_hits(sqb, g, s, e - s, thr[a] - sa) == 0:
                 continue
             for u in range(s, e, _SUB):
                 v = min(e, u + _SUB)
-                if _chunk_min(sqb, g, u, v - u) >= thr[a] - sa:
+                if _chunk_hits(sqb, g, u, v - u, thr[a] - sa) == 0:
                     continue
                 t = cnt[a]
                 lim = thr[a]
@@ -207,11 +224,11 @@ def offer_columns(G, sq, a0, b0, rd, ri, cnt, thr, c):
         scratch = np.empty(rd.shape[1], dtype=rd.dtype)
         for i in range(m):
             g = G[i, s : s + w]
-            if _chunk_min(lim, g, 0, w) >= -sq[a0 + i]:
+            if _chunk_hits(lim, g, 0, w, -sq[a0 + i]) == 0:
                 continue
             for u in range(0, w, _SUB):
                 v = min(w, u + _SUB)
-                if _chunk_min(lim, g, u, v - u) >= -sq[a0 + i]:
+                if _chunk_hits(lim, g, u, v - u, -sq[a0 + i]) == 0:
                     continue
                 for j in range(u, v):
                     b = b0 + s + j
