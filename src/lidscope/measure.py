@@ -37,6 +37,7 @@ from lidscope.extract.cache import CacheWriter, EmbeddingCache, cache_key, clean
 from lidscope.extract.models import LoadedModel, default_cache_root, load_model, wrap_model
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract, hidden_state_count
+from lidscope.provenance import environment
 from lidscope.replicates import ONE_REPLICATE_NOTE, measure_replicates, plan_replicates
 from lidscope.stats import replicate_interval
 from lidscope.settings import ALL_LAYERS, COMPARE_N_REPLICATES, PAPER, MeasureSettings, parse_layers, replicate_seeds
@@ -141,20 +142,6 @@ def _mean_text(layer_summary: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def environment() -> dict[str, Any]:
-    """`lidscope.provenance.environment()` plus torch's CPU thread count."""
-    from lidscope.provenance import environment as core_environment
-
-    env = dict(core_environment())
-    try:
-        import torch
-
-        env["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        pass
-    return env
 
 
 def check_enough_tokens(n_tokens_kept: int, n_sequences: int, n_neighbors: int) -> None:

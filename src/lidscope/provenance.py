@@ -19,28 +19,41 @@ PACKAGES = (
 
 
 def environment() -> dict[str, Any]:
-    """Python, platform, CPU count and versions of the packages that shape the numbers."""
+    """Python, platform, CPU count, versions of the packages that shape the numbers, and torch's CPU thread
+    count when torch is loaded (never imported here)."""
     versions = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {
+    env: dict[str, Any] = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "packages": versions,
     }
+    if "torch" in sys.modules:  # a run with a model: the CPU threads its forward passes used
+        env["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return env
+
+
+_FILE_HASH_MEMO: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    """SHA-256 of a file's bytes, memoised per (path, size, mtime) within the process."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_HASH_MEMO:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+        _FILE_HASH_MEMO[key] = h.hexdigest()
+    return _FILE_HASH_MEMO[key]
 
 
 def array_sha256(X: np.ndarray) -> str:

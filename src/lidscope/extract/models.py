@@ -37,6 +37,7 @@ from typing import Any
 
 from lidscope.extract.errors import ModelLoadError
 from lidscope.extract.hub import HubSnapshot, looks_like_repo_id, resolve_hub_model
+from lidscope.provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +131,6 @@ def quiet_transformers() -> None:
 def _sha256_json(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_FILE_HASH_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, memoised per (path, size, mtime) within the process."""
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_HASH_MEMO:
-        from lidscope.provenance import file_sha256 as read_and_hash
-
-        _FILE_HASH_MEMO[key] = read_and_hash(p)
-    return _FILE_HASH_MEMO[key]
 
 
 def _files_sha256(files: list[Path], root: Path) -> str:
