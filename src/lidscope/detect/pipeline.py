@@ -42,6 +42,7 @@ import numpy as np
 from lidscope.detect import checks, inference
 from lidscope.detect.baselines import BASELINES, MIN_K, text_scores
 from lidscope.detect.forward import DETECT_RULES, DetectError, DetectModel, load_detect_model, run_texts
+from lidscope.settings import DISCARD_FRACTION, N_NEIGHBORS
 
 METHODS = ("lid", *BASELINES)
 #: ``decide_by`` value that picks the best-measured method the inputs allow (`resolve_decide_by`).
@@ -77,8 +78,8 @@ class DetectSettings:
     max_length: int = 128
     n_texts: int | None = 1000          # texts sampled per set when read from a data spec (None: all)
     n_points: int | None = 20_000       # LID points (tokens) over all sets; None: every kept token
-    n_neighbors: int = 128
-    discard_fraction: float = 0.1
+    n_neighbors: int = N_NEIGHBORS
+    discard_fraction: float = DISCARD_FRACTION
     seed: int = 0
     decide_by: str = AUTO               # "auto": ref, else loss, else lid (`resolve_decide_by`)
     alpha: float = inference.ALPHA

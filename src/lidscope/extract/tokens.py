@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from lidscope.extract.errors import ExtractionError, ModelLoadError
+from lidscope.settings import BATCH_SIZE, MAX_BATCH_TOKENS, MAX_LENGTH
 
 Progress = Callable[[str, int, int], None]
 #: ``sink(vectors, meta)``: ``vectors`` maps a layer label to a float32 (k, d) array, ``meta``
@@ -87,9 +88,9 @@ class ExtractionConfig:
 
     layers: tuple[int, ...] = (-1,)
     average_layers: bool = False
-    max_length: int = 512
-    batch_size: int = 64
-    max_batch_tokens: int = 16384
+    max_length: int = MAX_LENGTH
+    batch_size: int = BATCH_SIZE
+    max_batch_tokens: int = MAX_BATCH_TOKENS
     pad_tolerance: float = 0.1
     min_batch_tokens: int = 512
     rules: TokenRules = field(default_factory=TokenRules)
