@@ -24,14 +24,14 @@ from typer.testing import CliRunner
 
 from fuzzing import FUZZ
 from lidscope import LIDInputError
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 from lidscope.extract.errors import DataError
 from lidscope.extract.texts import load_texts
 from lidscope.pointsio import load_points
 from lidscope.validation import as_cloud
 
 pytestmark = pytest.mark.fuzz
-_register()
+register_commands()
 RUNNER = CliRunner()
 
 DTYPES = st.one_of(hnp.boolean_dtypes(), hnp.integer_dtypes(), hnp.unsigned_integer_dtypes(),

@@ -172,9 +172,9 @@ def test_layer_profile_of_an_averaged_result_is_refused():
 def test_cli_measure_layer_all_prints_the_profile_and_draws_it(models, corpus, tmp_path, saved_figures):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["measure", "--model", str(models["bert"]), "--data", str(corpus), "--layer", "all",
                                    "-N", "400", "-L", "12", "--sample-size", "3000", "-M", "0", "-R", "2", "-q",
@@ -198,9 +198,9 @@ def test_cli_measure_layer_all_prints_the_profile_and_draws_it(models, corpus, t
 def test_cli_layer_all_with_average_layers_exits_2(models, corpus, tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     res = CliRunner().invoke(app, ["measure", "--model", str(models["bert"]), "--data", str(corpus), "--layer", "all",
                                    "--average-layers", "-q", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output

@@ -174,9 +174,9 @@ def test_discard_fraction_zero_with_twonn_is_rejected_before_the_model_is_loaded
 def test_cli_measure_and_help(models, corpus, tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     res = runner.invoke(app, ["measure", "--help"])
     assert res.exit_code == 0 and "--n-points" in res.output and "--trust-remote-code" in res.output

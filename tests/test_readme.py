@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import typer
 
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 
 pytestmark = pytest.mark.slow  # runs README's snippets and commands: left out of the fast loop (-m 'not slow')
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-_register()
+register_commands()
 
 
 def _blocks(language: str) -> list[str]:

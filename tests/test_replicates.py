@@ -185,9 +185,9 @@ def test_violin_label_says_what_the_bar_is_or_that_there_is_none(tmp_path, saved
 def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     res = runner.invoke(app, ["measure", "-m", str(bert), "-d", str(corpus), "-M", "60", "-N", "400", "-L", "16",
                               "-R", "2", "-o", str(tmp_path / "m"), "--cache-dir", str(tmp_path / "c"), "-q"])

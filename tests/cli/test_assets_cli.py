@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from lidscope import assets
 from lidscope.assets import ASSETS, Asset
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "extract"))
 from tinymodels import save_tiny  # noqa: E402
 
-_register()
+register_commands()
 runner = CliRunner()
 
 FAKE = Asset("fake", "corpus", "lidscope-fake-asset", "lidscope_fake_asset", "a test corpus")

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "extract"))
 from tinymodels import WORDS, save_tiny  # noqa: E402
 
-_register()
+register_commands()
 runner = CliRunner()
 
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lidscope import settings as S
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 
-_register()
+register_commands()
 RUNNER = CliRunner()
 
 #: CLI option -> settings field.

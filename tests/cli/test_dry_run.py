@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 from lidscope.cli.measure import _resolve_defaults
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "extract"))
 from tinymodels import WORDS, save_tiny  # noqa: E402
 
-_register()
+register_commands()
 runner = CliRunner()
 
 

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from lidscope import local_dimensions
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 from lidscope.synthetic import curved_manifold
 
-_register()
+register_commands()
 runner = CliRunner()
 X = curved_manifold(400, 3, 16, seed=0)
 

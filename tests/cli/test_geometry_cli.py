@@ -6,10 +6,10 @@ import numpy as np
 from typer.testing import CliRunner
 
 import lidscope
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 from lidscope.synthetic import curved_manifold
 
-_register()
+register_commands()
 runner = CliRunner()
 X = curved_manifold(300, 3, 16, seed=0)
 ARGS = ["--scale-neighbors", "8,16", "--gride-max-rank", "16", "--ph-points", "100"]

@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 from lidscope.threads import THREADS_HELP, WAIT_POLICY_ENV, limit_threads
 
-_register()
+register_commands()
 runner = CliRunner()
 COMPUTE_COMMANDS = ("measure", "compare", "estimate", "sweep", "grokking", "grokking-sweep", "detect")
 

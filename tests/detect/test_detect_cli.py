@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from lidscope.cli import _register, app
+from lidscope.cli import app, register_commands
 
-_register()
+register_commands()
 runner = CliRunner()
 
 

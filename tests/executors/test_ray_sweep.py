@@ -118,10 +118,10 @@ def test_worker_killed_mid_job_loses_and_duplicates_nothing(local_ray, inputs, r
 def _cli():
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
     if not any(c.name == "sweep" for c in app.registered_commands):
-        _register()
+        register_commands()
     return CliRunner(), app
 
 

@@ -48,9 +48,9 @@ def test_cli_grokking_metrics_writes_columns_and_refuses_unknown_names(tmp_path:
     import pyarrow.parquet as pq
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     res = runner.invoke(app, ["grokking", "--quick", "--steps", "10", "--metrics", "anisotropy", "--out",
                               str(tmp_path / "g")])

@@ -42,9 +42,9 @@ def test_lid_cpu_time_includes_worker_threads(monkeypatch):
 def test_out_folder_problems_are_clear_messages(tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     damaged = tmp_path / "damaged" / "checkpoint"

@@ -114,9 +114,9 @@ def test_measure_takes_a_dataset_object(tiny_models, sentences):
 def test_cli_measure_on_a_hub_dataset(hf_home, tmp_path, tiny_models):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     repo_id = f"{ORG}/cli-data"
     _prepare_in_datasets_cache(hf_home / "datasets", repo_id, _repo(tmp_path, "r3", {"train": 60, "test": 40}, WORDS))
     res = CliRunner().invoke(app, ["measure", "-m", str(tiny_models["bert"]), "--data", f"hf:{repo_id}:test",

@@ -103,9 +103,9 @@ def test_remote_code_files_stay_off_unless_asked(hub, tiny_models, tmp_path):
 def test_cli_measure_by_hub_id_records_the_commit(hub, tiny_models, sentences, tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     repo_id = f"{ORG}/tiny-llama"
     commit = add_to_hub_cache(hub, repo_id, tiny_models["llama"])
     data = tmp_path / "texts.txt"

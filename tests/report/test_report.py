@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from report_runs import BASE, fake_run  # noqa: E402
 
 from lidscope import LIDInputError  # noqa: E402
-from lidscope.cli import _register, app  # noqa: E402
+from lidscope.cli import app, register_commands  # noqa: E402
 from lidscope.drilldown import group_means  # noqa: E402
 from lidscope.report import build_report  # noqa: E402
 from lidscope.training.store import ResultsStore  # noqa: E402
@@ -85,7 +85,7 @@ def test_grokking_run(tmp_path):
 def test_cli_tokens_and_report(tmp_path):
     a = fake_run(tmp_path / "a", BASE, seed=1, points=True)
     b = fake_run(tmp_path / "b", BASE, seed=2, shift={"Ġcat": -2.0}, points=True)
-    _register()
+    register_commands()
     r = CliRunner().invoke(app, ["tokens", str(a), "--by", "class,position", "--csv", str(tmp_path / "csv")])
     assert r.exit_code == 0, r.output
     assert "continuation" in r.output and (tmp_path / "csv" / "by_class.csv").is_file()

@@ -180,9 +180,9 @@ def test_jobs_are_json_and_executors_plug_in(run_dir, texts_file, tmp_path):
 def test_cli_sweep_resumes_and_plot_draws(swept, run_dir, texts_file, other_texts_file, tmp_path, saved_figures):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     args = ["sweep", str(run_dir), "-d", str(texts_file), "-d", str(other_texts_file), "-o", str(swept.store.path),
             "-M", "0", "-N", "300", "-L", "12", "--sample-size", "3000", "--max-length", "32"]
@@ -215,9 +215,9 @@ def test_cli_sweep_dry_run_counts_pending_measurements_and_writes_nothing(swept,
                                                                           other_texts_file, tmp_path):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     runner = CliRunner()
     args = ["sweep", str(run_dir), "-d", str(texts_file), "-d", str(other_texts_file), "-M", "0", "-N", "300",
             "-L", "12", "--sample-size", "3000", "--max-length", "32", "--dry-run", "--threads", "1"]

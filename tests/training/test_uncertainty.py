@@ -63,9 +63,9 @@ def test_rows_stored_before_the_interval_columns_still_read(tmp_path):
 def test_cli_sweep_replicates_show_intervals_and_verdicts(run_dir, texts_file, tmp_path, saved_figures, r):
     from typer.testing import CliRunner
 
-    from lidscope.cli import _register, app
+    from lidscope.cli import app, register_commands
 
-    _register()
+    register_commands()
     store = tmp_path / "store"
     args = ["sweep", str(run_dir), "-d", str(texts_file), "-o", str(store), "-M", "0", "-N", "300", "-L", "12",
             "--sample-size", "3000", "--max-length", "32", "--replicates", str(r)]

@@ -13,14 +13,27 @@ app = typer.Typer(
 )
 
 
-def _register() -> None:
-    import importlib
-    import pkgutil
+#: The command modules, each with a ``register(app)``; `lidscope --help` lists their commands in this order.
+COMMANDS = ("assets", "cache", "detect", "estimate", "geometry", "grokking", "measure", "report", "sweep", "tokens")
+_registered: list[str] = []
 
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            module.register(app)
+
+def register_commands() -> typer.Typer:
+    """Add every command of `COMMANDS` to `app` (once; later calls do nothing) and return `app`.
+
+    Not done at import: `main` first sets the environment variables that transformers, datasets and
+    Ray read when the command modules import them. Tests call this, then invoke `app`.
+    """
+    import importlib
+
+    if not _registered:
+        for name in COMMANDS:
+            importlib.import_module(f"{__name__}.{name}").register(app)
+            _registered.append(name)
+    return app
+
+
+_register = register_commands  # the old private name, for code written before it was public
 
 
 @app.callback()
@@ -38,5 +51,5 @@ def main() -> None:
 
     # before any command module imports transformers, datasets or Ray: they read these variables then
     configure_output(verbose="--verbose" in sys.argv[1:])
-    _register()
+    register_commands()
     app()
