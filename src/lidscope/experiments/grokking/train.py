@@ -41,7 +41,7 @@ from ...errors import LIDInputError
 from ...extract.models import embedding_matrix
 from ...outputs import write_json, write_table
 from ...settings import parse_measure_metrics
-from ...settings import DISCARD_FRACTION, GROKKING_N_NEIGHBORS, GROKKING_N_POINTS
+from ...settings import DISCARD_FRACTION, GROKKING_N_NEIGHBORS, GROKKING_N_POINTS, PH_N_POINTS
 
 CHECKPOINT_DIR = "checkpoint"
 METRICS_FILE = "metrics.parquet"
@@ -52,7 +52,7 @@ SPLITS = ("train", "val")
 #: Config fields that may differ between a checkpoint and the run resuming it.
 RESUMABLE_CHANGES = frozenset({"steps"})
 #: Settings added after runs were saved, with the value those runs had.
-ADDED_DEFAULTS: dict[str, Any] = {"metrics": []}
+ADDED_DEFAULTS: dict[str, Any] = {"metrics": [], "ph_points": PH_N_POINTS, "overlap_previous": False}
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class GrokConfig:
     #: geometry descriptors at each evaluation (`lidscope.geometry`, docs/geometry.md): of both splits'
     #: hidden-state clouds and of the token embedding matrix (Tang et al.); () = LID only
     metrics: tuple[str, ...] = ()
+    #: subsample size of the persistent homology of each cloud (with ``persistence`` in ``metrics``)
+    ph_points: int = PH_N_POINTS
+    #: also the neighbourhood overlap of each split's cloud with the same points at the previous evaluation
+    #: (``geo_{split}_overlap_previous_mean``; none at step 0)
+    overlap_previous: bool = False
     n_layers: int = 2
     d_model: int = 128
     n_heads: int = 4
@@ -94,7 +99,7 @@ class GrokConfig:
         """Raise ``ValueError`` naming the fix for any unusable setting (data-independent checks)."""
         check_operation(self.op, self.prime)
         check_train_fraction(self.train_fraction)
-        positive = ("steps", "batch_size", "eval_every", "lid_points", "lid_neighbors", "d_model")
+        positive = ("steps", "batch_size", "eval_every", "lid_points", "lid_neighbors", "d_model", "ph_points")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -248,7 +253,7 @@ def geometry_columns(prefix: str, cloud: np.ndarray, config: GrokConfig) -> dict
     cannot be computed ``<prefix>_<descriptor>_unavailable`` with the reason (never a silent NaN)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        g = geometry(cloud, config.metrics, random_state=config.seed)
+        g = geometry(cloud, config.metrics, random_state=config.seed, ph_n_points=config.ph_points)
     scale_keys = {"scale_profile": ("n_neighbors", "L"), "gride": ("n2", "n2=")}
     out: dict[str, Any] = {}
     for name, vals in g.values.items():
@@ -264,10 +269,41 @@ def geometry_columns(prefix: str, cloud: np.ndarray, config: GrokConfig) -> dict
     return out
 
 
+def _split(data: ModularData, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return (data.train_tokens, data.train_labels) if split == "train" else (data.val_tokens, data.val_labels)
+
+
+def _cloud(hidden: torch.Tensor, sample: LIDSample) -> np.ndarray:
+    return hidden[sample.examples, sample.positions].numpy().astype(np.float64)
+
+
+@torch.no_grad()
+def lid_clouds(model: GrokTransformer, data: ModularData, samples: dict[str, LIDSample]) -> dict[str, np.ndarray]:
+    """Each split's LID cloud as `evaluate` computes it (same forward pass, bit for bit)."""
+    model.eval()
+    return {split: _cloud(_forward_chunked(model, _split(data, split)[0])[1], samples[split]) for split in SPLITS}
+
+
+def overlap_columns(split: str, previous: np.ndarray, cloud: np.ndarray) -> dict[str, Any]:
+    """``geo_<split>_overlap_previous_mean``: mean shared fraction of the k nearest neighbours (settings
+    ``OVERLAP_NEIGHBORS``) of the same points at the previous evaluation and now; or ``..._unavailable``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        g = geometry(cloud, ["overlap"], other=previous)
+    if "overlap" in g.values:
+        return {f"geo_{split}_overlap_previous_mean": float(g.values["overlap"]["mean"])}
+    return {f"geo_{split}_overlap_previous_unavailable": g.unavailable["overlap"]}
+
+
 @torch.no_grad()
 def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
-             samples: dict[str, LIDSample] | None, step: int) -> dict[str, Any]:
-    """Loss and accuracy on both splits, and mean/median/std LID of the last block's hidden states."""
+             samples: dict[str, LIDSample] | None, step: int,
+             previous: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Loss and accuracy on both splits, and mean/median/std LID of the last block's hidden states.
+
+    With ``config.overlap_previous``, ``previous`` holds the clouds of the last evaluation (empty at the
+    first): their overlap with this evaluation's is added, and ``previous`` is updated to this evaluation's.
+    """
     import lidscope
 
     model.eval()
@@ -275,15 +311,13 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
     lid_seconds = lid_cpu = 0.0
     t0, c0 = time.perf_counter(), time.process_time()
     for split in SPLITS:
-        tokens = data.train_tokens if split == "train" else data.val_tokens
-        labels = data.train_labels if split == "train" else data.val_labels
+        tokens, labels = _split(data, split)
         logits, hidden = _forward_chunked(model, tokens)
         row[f"{split}_loss"] = float(F.cross_entropy(logits, labels))
         row[f"{split}_acc"] = float((logits.argmax(-1) == labels).float().mean())
         if samples is not None:
             t1, c1 = time.perf_counter(), time.process_time()
-            s = samples[split]
-            cloud = hidden[s.examples, s.positions].numpy().astype(np.float64)
+            cloud = _cloud(hidden, samples[split])
             threads = torch.get_num_threads()
             res = lidscope.local_dimensions(
                 cloud, n_neighbors=config.lid_neighbors, estimator="twonn", discard_fraction=DISCARD_FRACTION,
@@ -297,6 +331,10 @@ def evaluate(config: GrokConfig, data: ModularData, model: GrokTransformer,
             row[f"lid_{split}_n"] = int(res.n_points)
             if config.metrics:
                 row.update(geometry_columns(f"geo_{split}", cloud, config))
+            if config.overlap_previous and previous is not None:
+                if split in previous:
+                    row.update(overlap_columns(split, previous[split], cloud))
+                previous[split] = cloud
             lid_seconds += time.perf_counter() - t1
             lid_cpu += time.process_time() - c1
     if config.metrics:
@@ -488,8 +526,12 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
     else:
         state = RunState(step=0)
     schedule = [s for s in eval_steps(config) if s >= state.step]
+    previous: dict[str, np.ndarray] | None = None
+    if config.overlap_previous and samples is not None:
+        # resumed: the checkpoint holds the model of the last evaluation, so its clouds are those clouds
+        previous = lid_clouds(model, data, samples) if state.history else {}
     if state.step == 0 and not state.history:
-        row = evaluate(config, data, model, samples, 0)
+        row = evaluate(config, data, model, samples, 0, previous)
         row["train_seconds"] = row["train_cpu_seconds"] = 0.0
         state.history.append(row)
         if on_eval:
@@ -507,7 +549,7 @@ def _run(config: GrokConfig, out: Path, *, fresh: bool, figure: bool,
                 on_step(state.step, loss)
         state.train_seconds += time.perf_counter() - t0
         state.train_cpu_seconds += time.process_time() - c0
-        row = evaluate(config, data, model, samples, state.step)
+        row = evaluate(config, data, model, samples, state.step, previous)
         row["train_seconds"] = state.train_seconds
         row["train_cpu_seconds"] = state.train_cpu_seconds
         state.history.append(row)
