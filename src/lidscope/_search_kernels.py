@@ -24,6 +24,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .errors import LIDInputError
+
 # numba's OpenMP layer shares libgomp with torch and resets torch's thread count on first use;
 # the simple work-queue layer leaves the caller's torch settings alone (and is as fast for these
 # coarse parallel loops). A user's NUMBA_THREADING_LAYER still wins.
@@ -285,7 +287,17 @@ def symmetric_topk(
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     cap = 2 * c
-    sq = np.einsum("ij,ij->i", X32, X32)
+    if X32.dtype != np.float32:
+        raise ValueError(f"X32 must be float32, got {X32.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = np.einsum("ij,ij->i", X32, X32)
+    # every distance sq[a] + sq[b] - 2 G[a, b] <= 2 (sq[a] + sq[b]) must be finite: the kernels'
+    # reservoirs and quickselect assume ordered (non-NaN) values
+    if not (np.isfinite(sq).all() and float(sq.max()) <= float(np.finfo(np.float32).max) / 8):
+        raise LIDInputError(
+            "The float32 cloud's squared norms overflow (or hold NaN): the search needs a finite cloud "
+            "rescaled into float32's range (lidscope.scaling.rescaled; lidscope.kneighbors does it)."
+        )
     rd = np.empty((n, cap), dtype=np.float32)
     ri = np.empty((n, cap), dtype=np.int32 if n < 2**31 else np.int64)
     cnt = np.zeros(n, dtype=np.int64)
@@ -307,8 +319,26 @@ def symmetric_topk(
     return rd[:, :c].copy(), ri[:, :c].astype(np.int64), thr
 
 
-@njit(cache=True)
+def _check_ids(ids: np.ndarray, n: int, what: str, lowest: int) -> None:
+    """Raises LIDInputError unless every entry of ``ids`` lies in [lowest, n): the compiled loops
+    index with them unchecked."""
+    if ids.size and (int(ids.min()) < lowest or int(ids.max()) >= n):
+        raise LIDInputError(
+            f"{what} must be row numbers in [{lowest}, {n - 1}]; found values from {int(ids.min())} to "
+            f"{int(ids.max())}."
+        )
+
+
 def graph_order(cand: np.ndarray) -> np.ndarray:
+    """A breadth-first order of the candidate graph (n, c), -1 entries ignored: (n,) row ids (see
+    `_graph_order`); entries outside [-1, n) are refused."""
+    cand = np.asarray(cand)
+    _check_ids(cand, cand.shape[0], "candidate ids", -1)
+    return _graph_order(cand)
+
+
+@njit(cache=True)
+def _graph_order(cand: np.ndarray) -> np.ndarray:
     """A breadth-first order of the candidate graph (n, c), -1 entries ignored: (n,) row ids.
 
     Consecutive rows in it share most of their candidates, so a pass that gathers every row's
@@ -399,8 +429,19 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     return _hash_words(X.view(np.uint32).reshape(X.shape[0], -1))
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
 def rerank(X: np.ndarray, keys: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int):
+    """`_rerank` with its row ids checked: queries in [0, n), candidates in [-1, n) (-1: none)."""
+    n = X.shape[0]
+    if keys.shape[0] != n or candidates.shape[0] != queries.shape[0]:
+        raise ValueError(f"rerank: {n} rows, {keys.shape[0]} keys, {queries.shape[0]} queries, "
+                         f"{candidates.shape[0]} candidate lists")
+    _check_ids(queries, n, "query ids", 0)
+    _check_ids(candidates, n, "candidate ids", -1)
+    return _rerank(X, keys, queries, candidates, k)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _rerank(X: np.ndarray, keys: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int):
     """Exact float64 distances to candidate neighbours, sorted, self removed.
 
     X: (n, d) cloud; keys: (n,) `row_keys(X)`; queries: (m,) row ids of the query points;

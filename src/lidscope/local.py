@@ -13,7 +13,8 @@ from .errors import LIDInputError
 from .estimators.lpca import LocalPCA
 from .estimators.mle import LocalMLE
 from .estimators.twonn import LocalTwoNN, fraction_offset, twonn_from_distances
-from .neighbors import Neighbors, kneighbors, resolve_backend
+from .neighbors import Neighbors, resolve_backend, search_rescaled
+from .scaling import rescaled
 from .settings import DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS, SEED, TWONN_FRACTION
 from .validation import as_cloud, check_enough_points, check_fraction, check_neighbors_param, deduplicate
 
@@ -188,13 +189,16 @@ def local_dimensions(
     duplicate_of[order] = order[d.duplicate_of]
     duplicate_of[~np.isin(duplicate_of, kept)] = -1
     check_enough_points(kept.size, L, n_removed)
-    cloud = np.ascontiguousarray(X[kept])
+    # every estimate reads ratios of distances only: a cloud outside the float32 search's range is
+    # measured rescaled by an exact power of two (lidscope.scaling), which changes no ratio
+    scaled = rescaled(X[kept])
+    cloud = scaled.X
     timings = {"validate_dedup": time.perf_counter() - t0}
     if progress:
         progress("dedup", 1, 1)
 
     t = time.perf_counter()
-    nb = kneighbors(cloud, L, backend=backend, device=device, progress=progress)
+    nb = search_rescaled(scaled, L, backend=backend, device=device, progress=progress)
     timings["neighbors"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -261,5 +265,5 @@ def local_dimensions(
         n_direct=n_direct,
         n_searched_again=nb.n_searched_again,
         neighbor_indices=kept[nb.indices] if return_neighbors else None,
-        neighbor_distances=nb.distances if return_neighbors else None,
+        neighbor_distances=scaled.distances_to_input(nb.distances) if return_neighbors else None,
     )

@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 
 from ._search_kernels import row_keys, sqdist  # sqdist: for the estimators' direct distances
+from .errors import LIDInputError
+from .scaling import Rescaled, check_resolved, rescaled
 from .settings import EXTRA_CANDIDATES  # float32 candidates beyond k, re-ranked in float64
 
 Progress = Callable[[str, int, int], None]
@@ -81,24 +83,72 @@ def kneighbors(
     ``X`` must hold distinct, finite rows and n > n_neighbors. Both backends prove every list
     exact: a row whose float32 search horizon lies within float32 error of its k-th distance is
     searched again wider (counted in ``n_searched_again``; with torch that runs on the CPU).
+    Any finite scale works: a cloud outside the safe range of the float32 search is searched
+    rescaled by a power of two (`lidscope.scaling`, exact), and the distances are returned in X's
+    units (LIDInputError where float64 cannot hold them, beyond 1.8e308 or below 2.2e-308).
     ``block_size``: rows per GEMM block (CPU: a block_size^2 float32 buffer, 64 MB at 4096).
     ``progress("neighbors", done, total)`` is called as work finishes: once with ``done = 0``
     before any work, then per block pair on the CPU (per query block with torch), and a last unit
     for the re-rank and the proof, so the stage spans the whole search.
     """
+    scaled = rescaled(np.asarray(X))
+    nb = search_rescaled(scaled, n_neighbors, extra_candidates=extra_candidates, backend=backend,
+                         device=device, block_size=block_size, progress=progress)
+    return to_input_units(nb, scaled)
+
+
+def search_rescaled(
+    scaled: Rescaled,
+    n_neighbors: int,
+    *,
+    extra_candidates: int = EXTRA_CANDIDATES,
+    backend: str = "auto",
+    device: str | None = None,
+    block_size: int = 4096,
+    progress: Progress | None = None,
+) -> Neighbors:
+    """`kneighbors` of the rescaled cloud ``scaled.X``, distances in its (rescaled) units; ties are
+    broken by the content of the input rows, so the lists are those of the input."""
+    X = scaled.X
     n = X.shape[0]
     if not 1 <= n_neighbors < n:
         raise ValueError(f"n_neighbors must be in [1, n - 1] = [1, {n - 1}], got {n_neighbors}")
     n_search = min(n, n_neighbors + 1 + max(0, extra_candidates))
     backend, device = resolve_backend(backend, device)
+    keys = row_keys(scaled.input)
     blocks = _StageReport(progress, "neighbors") if progress else None
     if backend == "torch":
-        nb = _kneighbors_torch(X, n_neighbors, n_search, device, block_size, blocks)
+        nb = _kneighbors_torch(X, keys, n_neighbors, n_search, device, block_size, blocks)
     else:
-        nb = _kneighbors_cpu(X, n_neighbors, n_search, block_size, blocks)
+        nb = _kneighbors_cpu(X, keys, n_neighbors, n_search, block_size, blocks)
     if blocks is not None:
         blocks.finish()
+    check_resolved(scaled, nb.distances[:, 0])
+    if scaled.exponent:
+        nb = Neighbors(nb.distances, nb.indices, nb.n_searched_again, nb.method + rescale_note(scaled))
     return nb
+
+
+def rescale_note(scaled: Rescaled) -> str:
+    """What the search records when it ran on a rescaled cloud."""
+    return f"; searched on the cloud x 2^{scaled.exponent} (exact power-of-two rescale)"
+
+
+def to_input_units(nb: Neighbors, scaled: Rescaled) -> Neighbors:
+    """Lists searched on ``scaled.X`` with their distances in the input's units."""
+    if scaled.exponent == 0:
+        return nb
+    return Neighbors(scaled.distances_to_input(nb.distances), nb.indices, nb.n_searched_again, nb.method)
+
+
+def to_rescaled_units(nb: Neighbors, scaled: Rescaled) -> Neighbors:
+    """Lists given in the input's units with their distances in ``scaled.X``'s units (exact:
+    a power of two)."""
+    if scaled.exponent == 0:
+        return nb
+    with np.errstate(over="ignore", under="ignore"):
+        dist = np.ldexp(np.asarray(nb.distances, dtype=np.float64), scaled.exponent)
+    return Neighbors(dist, nb.indices, nb.n_searched_again, nb.method)
 
 
 class _StageReport:
@@ -128,14 +178,31 @@ def _centred_float32(X: np.ndarray, order: np.ndarray | None = None, chunk: int 
     """X minus its column mean, as float32 (rows taken in ``order`` if given), in chunks."""
     mean = X.mean(axis=0, dtype=np.float64)
     out = np.empty(X.shape, dtype=np.float32)
-    for s in range(0, X.shape[0], chunk):
-        rows = slice(s, s + chunk) if order is None else order[s : s + chunk]
-        out[s : s + chunk] = X[rows] - mean
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in range(0, X.shape[0], chunk):
+            rows = slice(s, s + chunk) if order is None else order[s : s + chunk]
+            out[s : s + chunk] = X[rows] - mean
+    check_float32_range(float(max(out.max(initial=0.0), -out.min(initial=0.0))), out.shape[1])
     return out
 
 
+def check_float32_range(largest: float, d: int) -> None:
+    """Raises LIDInputError unless every float32 squared distance of a centred cloud whose largest
+    |coordinate| is ``largest`` (d columns) is finite: |x|^2 + |y|^2 - 2 x.y <= 2 (|x|^2 + |y|^2)
+    <= 4 d largest^2 < float32's largest. The search kernels rely on it (a NaN or inf distance
+    would corrupt their candidate lists); clouds from `lidscope.scaling.rescaled` always pass."""
+    big = float(largest)
+    limit = float(np.finfo(np.float32).max) / 8
+    if not np.isfinite(big) or big * big * d > limit:
+        raise LIDInputError(
+            f"The centred cloud's coordinates (up to {big:.3g}) overflow float32 squared distances. "
+            "Rescale it by a power of two first (lidscope.scaling.rescaled); lidscope.kneighbors and "
+            "lidscope.local_dimensions do so themselves."
+        )
+
+
 def _kneighbors_cpu(
-    X: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
+    X: np.ndarray, keys: np.ndarray, k: int, n_search: int, block_size: int, progress: Progress | None
 ) -> Neighbors:
     from ._search_kernels import graph_order, rerank, symmetric_topk
 
@@ -155,7 +222,6 @@ def _kneighbors_cpu(
     sq = np.empty(n)
     sq[order] = np.einsum("ij,ij->i", X32, X32, dtype=np.float64)
     Xc = np.ascontiguousarray(X)
-    keys = row_keys(Xc)
     walk = graph_order(cand)  # re-rank in an order that keeps the gathered rows in cache
     dist, idx = np.empty((n, k)), np.empty((n, k), dtype=np.int64)
     dist[walk], idx[walk] = rerank(Xc, keys, walk, cand[walk], k)
@@ -293,14 +359,15 @@ def _torch_block_rows(n: int, d: int, n_search: int, device: str, block_size: in
 
 
 def _kneighbors_torch(
-    X: np.ndarray, k: int, n_search: int, device: str, block_size: int, progress: Progress | None
+    X: np.ndarray, keys: np.ndarray, k: int, n_search: int, device: str, block_size: int,
+    progress: Progress | None,
 ) -> Neighbors:
     import torch
 
     Xc = np.ascontiguousarray(X)
-    keys = row_keys(Xc)
     X64 = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64), device=device)
     X32 = (X64 - X64.mean(0)).float()
+    check_float32_range(float(X32.abs().max()) if X32.numel() else 0.0, X32.shape[1])
     sq = (X32 * X32).sum(1)
     keys_t = torch.as_tensor(keys, device=device)
     n = X.shape[0]

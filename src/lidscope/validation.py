@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LIDInputError
+from .scaling import rescaled
 
 
 def as_cloud(X, *, name: str = "X") -> np.ndarray:
@@ -158,7 +159,55 @@ def check_neighbor_lists(X: np.ndarray, neighbors, k: int, *, n_check: int = NEI
     float32-search precision (squared distances within 1e-4 relative, plus 1e-5 of the rows'
     squared norms about the mean).
     """
+    dist, idx = check_list_values(X.shape[0], neighbors, k)
+    # the sampled check below squares coordinates: do it on the exactly rescaled cloud (the given
+    # distances rescaled with it), so that a cloud of any finite scale is checked, not overflowed
+    scaled = rescaled(X)
+    if scaled.exponent:
+        X = scaled.X
+        with np.errstate(over="ignore", under="ignore"):
+            dist = np.ldexp(dist.astype(np.float64), scaled.exponent)
     n = X.shape[0]
+    rows = np.random.default_rng(0).choice(n, size=min(n, n_check), replace=False)
+    mean = X.mean(axis=0, dtype=np.float64)
+    Xr = X[rows].astype(np.float64) - mean
+    norm_r = np.einsum("ij,ij->i", Xr, Xr)
+    members = X[idx[rows]].astype(np.float64) - mean  # (m, c, d)
+    given = dist[rows].astype(np.float64) ** 2
+    true = ((members - Xr[:, None, :]) ** 2).sum(-1)
+    scale = 1e-5 * (norm_r[:, None] + np.einsum("ijk,ijk->ij", members, members))
+    bad = np.abs(given - true) > 1e-4 * true + scale
+    if bad.any():
+        r = rows[np.flatnonzero(bad.any(axis=1))[0]]
+        raise LIDInputError(
+            f"the neighbour lists do not match X: the distances listed for row {r} are not its distances in X "
+            "to the listed rows (lists of another cloud, another row order, or another metric?). Search "
+            "them on this X: lidscope.kneighbors(X, L)."
+        )
+    # nothing in X may be closer than each sampled row's k-th listed neighbour
+    D = np.empty((rows.size, n))
+    sq_max = 0.0
+    for s in range(0, n, 8192):  # bounded memory: float64 chunks of X
+        C = X[s : s + 8192].astype(np.float64) - mean
+        sq = np.einsum("ij,ij->i", C, C)
+        sq_max = max(sq_max, float(sq.max()))
+        D[:, s : s + 8192] = norm_r[:, None] + sq[None, :] - 2.0 * (Xr @ C.T)
+    D[np.arange(rows.size), rows] = np.inf
+    kth = np.partition(D, k - 1, axis=1)[:, k - 1]
+    slack = 1e-4 * given[:, k - 1] + 1e-5 * (norm_r + sq_max)
+    missed = kth < given[:, k - 1] - slack
+    if missed.any():
+        r = rows[np.flatnonzero(missed)[0]]
+        raise LIDInputError(
+            f"the neighbour lists are not the nearest neighbours in X: row {r} has a point closer than its "
+            f"{k}-th listed neighbour. Search them on this X: lidscope.kneighbors(X, L)."
+        )
+
+
+def check_list_values(n: int, neighbors, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, indices) of ``neighbors`` for a cloud of n rows, checked cheaply (O(n k)):
+    shapes (n, >= k), integer indices in [0, n), no point its own neighbour, finite non-negative
+    ascending distances; else LIDInputError. The compiled estimator loops index with them."""
     dist = getattr(neighbors, "distances", None)
     idx = getattr(neighbors, "indices", None)
     if dist is None or idx is None:
@@ -198,37 +247,4 @@ def check_neighbor_lists(X: np.ndarray, neighbors, k: int, *, n_check: int = NEI
         raise LIDInputError("neighbors.distances must be finite, non-negative floats.")
     if (np.diff(dist, axis=1) < 0).any():
         raise LIDInputError("each row of neighbors.distances must be sorted ascending (nearest first).")
-    rows = np.random.default_rng(0).choice(n, size=min(n, n_check), replace=False)
-    mean = X.mean(axis=0, dtype=np.float64)
-    Xr = X[rows].astype(np.float64) - mean
-    norm_r = np.einsum("ij,ij->i", Xr, Xr)
-    members = X[idx[rows]].astype(np.float64) - mean  # (m, c, d)
-    given = dist[rows].astype(np.float64) ** 2
-    true = ((members - Xr[:, None, :]) ** 2).sum(-1)
-    scale = 1e-5 * (norm_r[:, None] + np.einsum("ijk,ijk->ij", members, members))
-    bad = np.abs(given - true) > 1e-4 * true + scale
-    if bad.any():
-        r = rows[np.flatnonzero(bad.any(axis=1))[0]]
-        raise LIDInputError(
-            f"the neighbour lists do not match X: the distances listed for row {r} are not its distances in X "
-            "to the listed rows (lists of another cloud, another row order, or another metric?). Search "
-            "them on this X: lidscope.kneighbors(X, L)."
-        )
-    # nothing in X may be closer than each sampled row's k-th listed neighbour
-    D = np.empty((rows.size, n))
-    sq_max = 0.0
-    for s in range(0, n, 8192):  # bounded memory: float64 chunks of X
-        C = X[s : s + 8192].astype(np.float64) - mean
-        sq = np.einsum("ij,ij->i", C, C)
-        sq_max = max(sq_max, float(sq.max()))
-        D[:, s : s + 8192] = norm_r[:, None] + sq[None, :] - 2.0 * (Xr @ C.T)
-    D[np.arange(rows.size), rows] = np.inf
-    kth = np.partition(D, k - 1, axis=1)[:, k - 1]
-    slack = 1e-4 * given[:, k - 1] + 1e-5 * (norm_r + sq_max)
-    missed = kth < given[:, k - 1] - slack
-    if missed.any():
-        r = rows[np.flatnonzero(missed)[0]]
-        raise LIDInputError(
-            f"the neighbour lists are not the nearest neighbours in X: row {r} has a point closer than its "
-            f"{k}-th listed neighbour. Search them on this X: lidscope.kneighbors(X, L)."
-        )
+    return dist, idx

@@ -95,5 +95,6 @@ class LocalPCA(NeighborhoodEstimator):
         if self.version not in VERSIONS:
             raise LIDInputError(f"version must be one of {VERSIONS}, got {self.version!r}.")
         X, neighbors, k = self._prepare(X, neighbors)
-        self.explained_variance_pw_ = neighborhood_spectra(X, neighbors.indices[:, :k])
-        return self._finish(dimension_from_spectra(self.explained_variance_pw_, self.version, self.alpha), neighbors)
+        spectra = neighborhood_spectra(X, neighbors.indices[:, :k])  # of the rescaled cloud: same shares
+        self.explained_variance_pw_ = self._scale.variances_to_input(spectra)
+        return self._finish(dimension_from_spectra(spectra, self.version, self.alpha), neighbors)

@@ -14,12 +14,14 @@ import numpy as np
 
 from ..neighbors import Neighbors
 from ..settings import N_NEIGHBORS
+from ..validation import check_list_values
 from . import _kernels
 from .base import NeighborhoodEstimator
 
 
 def local_mle_from_neighbors(neighbors: Neighbors, n_neighbors: int, unbiased: bool = False) -> np.ndarray:
     """Levina-Bickel estimate (n,) from sorted neighbour distances (n, >= n_neighbors)."""
+    check_list_values(neighbors.indices.shape[0], neighbors, n_neighbors)
     return _kernels.local_mle(np.ascontiguousarray(neighbors.distances), n_neighbors, unbiased)
 
 

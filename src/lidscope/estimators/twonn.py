@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import LIDInputError
 from ..neighbors import Neighbors, kneighbors, resolve_backend
 from ..settings import DISCARD_FRACTION, N_NEIGHBORS, TWONN_FRACTION, TWONN_FRACTIONS
-from ..validation import as_cloud, check_enough_points, check_fraction, require_distinct
+from ..validation import as_cloud, check_enough_points, check_fraction, check_list_values, require_distinct
 from . import _kernels
 from .base import NeighborhoodEstimator
 
@@ -91,6 +91,7 @@ def local_twonn_from_neighbors(
     """
     backend, device = resolve_backend(backend, device)
     offset = fraction_offset(empirical_fraction)
+    check_list_values(X.shape[0], neighbors, n_neighbors)  # the compiled loop indexes with them
     if backend == "torch":
         est = _local_twonn_torch(X, neighbors.indices[:, :n_neighbors], discard_fraction, method, offset, device)
         return est, n_neighbors * X.shape[0]
@@ -169,10 +170,10 @@ class TwoNN(NeighborhoodEstimator):
         check_fraction(self.discard_fraction, "discard_fraction")
         _check_method(self.method, self.discard_fraction)
         fraction_offset(self.empirical_fraction)
-        X, nb, _ = self._prepare(X, None, n_neighbors=2)  # r1 and r2
-        self.r1_, self.r2_ = nb.distances[:, 0], nb.distances[:, 1]
+        X, nb, _ = self._prepare(X, None, n_neighbors=2)  # r1 and r2 (rescaled units: same ratios)
+        self.r1_, self.r2_ = self._input_neighbors.distances[:, 0], self._input_neighbors.distances[:, 1]
         self.dimension_ = twonn_from_distances(
-            self.r1_, self.r2_, self.discard_fraction, self.method, self.empirical_fraction
+            nb.distances[:, 0], nb.distances[:, 1], self.discard_fraction, self.method, self.empirical_fraction
         )
         return self
 

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from lidscope.executors.ray import assigned_cpus, ray_session
-from lidscope.neighbors import EXTRA_CANDIDATES, SEARCH_CPU, Neighbors, centred_float32, row_keys, search_rows
+from lidscope.neighbors import (EXTRA_CANDIDATES, SEARCH_CPU, Neighbors, centred_float32, rescale_note, row_keys,
+                                search_rows, to_input_units)
+from lidscope.scaling import Rescaled, check_resolved, rescaled
 from lidscope.threads import limit_threads
 
 Progress = Callable[[str, int, int], None]
@@ -90,12 +92,16 @@ def kneighbors_ray(
     n = X.shape[0]
     if not 1 <= n_neighbors < n:
         raise ValueError(f"n_neighbors must be in [1, n - 1] = [1, {n - 1}], got {n_neighbors}")
+    scaled = rescaled(X)  # the same exact power-of-two rescale as lidscope.kneighbors (LIDInputError on NaN / inf)
     with ray_session(address, **(init_options or {})) as ray:  # a Ray started here ends here
-        return _search(ray, X, n_neighbors, extra_candidates, block_size, num_cpus, max_retries, progress)
+        nb = _search(ray, scaled, n_neighbors, extra_candidates, block_size, num_cpus, max_retries, progress)
+    check_resolved(scaled, nb.distances[:, 0])
+    return to_input_units(nb, scaled)
 
 
-def _search(ray: Any, X: np.ndarray, n_neighbors: int, extra_candidates: int, block_size: int | None,
+def _search(ray: Any, scaled: Rescaled, n_neighbors: int, extra_candidates: int, block_size: int | None,
             num_cpus: float, max_retries: int, progress: Progress | None) -> Neighbors:
+    X = scaled.X
     n = X.shape[0]
     n_search = min(n, n_neighbors + 1 + max(0, extra_candidates))
     X32, sq = centred_float32(X)
@@ -103,7 +109,7 @@ def _search(ray: Any, X: np.ndarray, n_neighbors: int, extra_candidates: int, bl
     bs = int(block_size) if block_size else default_block_size(n, slots)
     if bs < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}.")
-    refs = [ray.put(a) for a in (X, X32, sq, row_keys(X))]
+    refs = [ray.put(a) for a in (X, X32, sq, row_keys(scaled.input))]  # ties by the input rows' content
     task = ray.remote(_block_task).options(num_cpus=num_cpus, max_retries=max_retries, num_returns=1)
     pending = {task.remote(*refs, s, min(n, s + bs), n_neighbors, n_search): s for s in range(0, n, bs)}
     dist = np.empty((n, n_neighbors))
@@ -124,6 +130,8 @@ def _search(ray: Any, X: np.ndarray, n_neighbors: int, extra_candidates: int, bl
         for ref in pending:
             ray.cancel(ref)
     method = SEARCH_CPU.format(extra=n_search - n_neighbors - 1) + f"; in Ray tasks of {bs} query rows"
+    if scaled.exponent:
+        method += rescale_note(scaled)
     return Neighbors(dist, idx, n_searched_again=again, method=method)
 
 
