@@ -60,3 +60,19 @@ def test_detect_cli_bad_input_is_a_message(tiny_lm, tmp_path):
     r = runner.invoke(app, ["detect", str(tmp_path / "missing"), "-c", str(p["members"]), "-r", str(p["reference"]),
                             "--no-progress"])
     assert r.exit_code == 2 and "not a local folder" in r.output
+
+
+def test_detect_json_is_detect_json_alone_on_stdout(tiny_lm, tmp_path):
+    p = _files(tmp_path, tiny_lm)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["detect", str(tiny_lm["tuned"]), "-c", f"members={p['members']}", "-r", str(p["reference"]),
+                            "-L", "16", "--max-length", "32", "--decide-by", "loss", "--no-progress", "--no-report",
+                            "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+
+    def refuse(name):
+        raise ValueError(name)
+    got = json.loads(r.stdout, parse_constant=refuse)
+    saved = json.loads((out / "detect.json").read_text())
+    assert got["sets"] == saved["sets"] and got["methods"] == saved["methods"]
+    assert "results:" in r.stderr and "Verdicts" in r.stderr

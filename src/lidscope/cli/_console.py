@@ -48,6 +48,26 @@ def set_offline() -> None:
         os.environ[key] = "1"
 
 
+JSON_HELP = ("Print the summary as strict JSON on stdout (null for an undefined number), for pipelines such as "
+             "`| jq .mean`; progress bars, tables and notes go to stderr.")
+
+
+def json_option(annotated: bool = False) -> Any:
+    """The one definition of ``--json`` (measure, compare, estimate, detect); ``annotated``: for an
+    ``Annotated[bool, ...] = False`` parameter (typer takes the default from the parameter then)."""
+    import typer
+
+    return typer.Option("--json", help=JSON_HELP) if annotated else typer.Option(False, "--json", help=JSON_HELP)
+
+
+def print_json(obj: Any) -> None:
+    """``obj`` as strict JSON (`lidscope.outputs.dumps`: NaN and inf as null) on stdout, alone."""
+    from lidscope.outputs import dumps
+
+    sys.stdout.write(dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console that never cuts lines when the output is a pipe or a file."""
     stream = sys.stderr if stderr else sys.stdout

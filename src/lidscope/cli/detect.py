@@ -13,6 +13,8 @@ _D = DetectSettings()  # the one source of the defaults
 from lidscope.threads import THREADS_HELP, limit_threads
 from rich.markup import escape
 
+from ._console import json_option
+
 
 def _named(specs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -97,6 +99,7 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="Also write OUT/report.html (offline page)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Check the models, text sets and settings, print "
                                                               "the plan and an estimated time, and stop."),
+        json_out: bool = json_option(),
     ) -> None:
         """Which of these text sets was MODEL trained on? LID shift against the base and the reference, with
         intervals, a verdict and its error rate per set, and a membership score per text; loss, zlib, Min-K%,
@@ -112,7 +115,7 @@ def register(app: typer.Typer) -> None:
 
         quiet_transformers()
         limit_threads(threads)
-        console = make_console()
+        console = make_console(stderr=json_out)
         try:
             from lidscope.outputs import check_output
 
@@ -130,7 +133,11 @@ def register(app: typer.Typer) -> None:
         except (DetectError, ValueError, OSError) as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
-        print_summary(console, res)
+        print_summary(console, res)  # on stderr with --json
+        if json_out:
+            from ._console import print_json
+
+            print_json(res.to_dict())
         console.print(f"results: {out}/detect.json, texts.parquet, curves.parquet, roc.png")
         if report:
             from lidscope.report import write_report

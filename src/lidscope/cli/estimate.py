@@ -12,6 +12,7 @@ from typing_extensions import Annotated
 
 from ..settings import BACKEND, DISCARD_FRACTION, N_NEIGHBORS, SEED, TWONN_FRACTION, check_backend
 from ..threads import THREADS_HELP, limit_threads
+from ._console import json_option, print_json
 from ._progress import console, stage_progress
 
 
@@ -42,6 +43,7 @@ def estimate(
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help=THREADS_HELP)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and check the points, print the plan and an "
                                                             "estimated time, and stop.")] = False,
+    json_out: Annotated[bool, json_option(annotated=True)] = False,
 ) -> None:
     """Local intrinsic dimension of every point in POINTS; prints a summary and writes results to --out."""
     import numpy as np
@@ -105,7 +107,9 @@ def estimate(
     except OSError as exc:  # --out is a file, not writable, disk full
         console.print(f"[bold red]error:[/] cannot write the results to --out {escape(str(out))}: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    _print_summary(r, out)
+    _print_summary(r, out)  # on stderr
+    if json_out:
+        print_json(summary)
 
 
 def _print_summary(r, out: Path) -> None:

@@ -12,6 +12,7 @@ from lidscope.extract.models import quiet_transformers
 from lidscope.settings import COMPARE_N_REPLICATES, PAPER, QUICK, parse_layers
 from lidscope.threads import THREADS_HELP, limit_threads
 
+from ._console import json_option
 from ._progress import stage_progress
 
 #: M and N of the no-argument demo (``lidscope measure``, the quick preset); ``--paper`` gives the paper's.
@@ -270,6 +271,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=_PANEL_RUN,
                                    help="No progress bars."),
         dry_run: bool = typer.Option(False, "--dry-run", rich_help_panel=_PANEL_RUN, help=DRY_RUN_HELP),
+        json_out: bool = json_option(),
     ) -> None:
         """Measure the local intrinsic dimension of a model's contextual token embeddings.
 
@@ -282,7 +284,7 @@ def register(app: typer.Typer) -> None:
         from lidscope.extract.errors import ExtractError
         from lidscope.measure import measure
 
-        console = make_console()
+        console = make_console(stderr=json_out)
         kw = _start_run(console, threads, paper, n_sequences, n_points, offline)
         kwargs = _measure_kwargs(
             model=model, gguf_file=gguf_file, trust_remote_code=trust_remote_code, data=data, split=split,
@@ -318,7 +320,11 @@ def register(app: typer.Typer) -> None:
                           if no_cache else "the finished chunks of the forward pass are kept in the embedding "
                           "cache; the same command resumes from them."))
             raise typer.Exit(130) from None
-        _print_summary(console, result)
+        _print_summary(console, result)  # on stderr with --json
+        if json_out:
+            from ._console import print_json
+
+            print_json(result.summary)
         if result.summary.get("profile"):
             from ._profile import print_profile
 
@@ -371,6 +377,7 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
         dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
+        json_out: bool = json_option(),
     ) -> None:
         """Measure several models on several datasets and draw violins of pointwise LID per dataset."""
         from ._console import make_console
@@ -379,7 +386,7 @@ def register(app: typer.Typer) -> None:
         from lidscope.extract.errors import ExtractError
         from lidscope.measure import compare
 
-        console = make_console()
+        console = make_console(stderr=json_out)
         kw = _start_run(console, threads, paper, n_sequences, n_points, offline)
         quiet_transformers()
         kwargs = dict(out=out, cache_dir=cache_dir, gguf_file=gguf_file, model_names=names, trust_remote_code=trust_remote_code,
@@ -430,6 +437,12 @@ def register(app: typer.Typer) -> None:
                 console.print(f"{d}: {m} vs {base}: [{colour}]{c.sentence()}[/] ({c.method})")
         _print_profiles(console, cr)
         console.print(f"figures: {', '.join(str(f) for f in cr.figures)}")
+        if json_out:  # the tables above went to stderr
+            from ._console import print_json
+
+            print_json({"rows": cr.table(), "comparisons": {d: {m: c.to_dict() for m, c in cs.items()}
+                                                            for d, cs in cr.comparisons.items()},
+                        "figures": [str(f) for f in cr.figures], "out": str(out)})
 
 
 def _print_profiles(console: Any, cr: Any) -> None:
