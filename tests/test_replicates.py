@@ -192,8 +192,8 @@ def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
     res = runner.invoke(app, ["measure", "-m", str(bert), "-d", str(corpus), "-M", "60", "-N", "400", "-L", "16",
                               "-R", "2", "-o", str(tmp_path / "m"), "--cache-dir", str(tmp_path / "c"), "-q"])
     assert res.exit_code == 0, res.output
-    assert "95 % interval of the mean" in res.output and "2 replicates" in res.output
-    assert "describe replicate 0" in res.output
+    assert "95 % interval over 2 replicates" in res.output and "(mean over 2 replicates)" in res.output
+    assert "(replicate 0 alone" in res.output  # replicate 0's statistics in a row of their own, never mixed
     res = runner.invoke(app, ["compare", str(bert), str(bert), "--name", "a", "--name", "b", "-d", str(corpus),
                               "-M", "60", "-N", "400", "-L", "16", "-o", str(tmp_path / "cmp"),
                               "--cache-dir", str(tmp_path / "c"), "-q"])
@@ -205,3 +205,55 @@ def test_cli_prints_intervals_and_verdicts(bert, corpus, tmp_path):
     assert res.exit_code == 0, res.output  # one replicate: every mean and the change say why they have no interval
     assert res.output.count("(no interval: one replicate)") == 2 and "none (one replicate)" in res.output
     assert "no verdict (one replicate" in res.output
+
+
+def test_every_statistic_of_a_run_has_one_definition(bert, corpus, tmp_path):
+    r = measure(bert, corpus, cache_dir=tmp_path / "c", n_replicates=3, **SMALL)
+    s, ls = r.summary, r.summary["layers"]["-1"]
+    per = [x["statistics"]["-1"] for x in s["replicates"]]
+    assert ls["statistics"] == s["statistics"] == r.statistics == "mean over 3 replicates"
+    for k in ("mean", "median", "std", "global_estimate"):  # each the mean over replicates of its own value
+        assert ls[k] == pytest.approx(np.mean([p[k] for p in per])) == s[k]
+    assert ls["quantiles"]["0.25"] == pytest.approx(np.mean([p["quantiles"]["0.25"] for p in per]))
+    assert r.median == ls["median"] and r.std == ls["std"] and r.global_estimate == ls["global_estimate"]
+    # replicate 0's own statistics are its points' (tokens table), kept apart and labelled
+    assert ls["replicate_0"]["statistics"] == "replicate 0"
+    assert ls["replicate_0"]["median"] == pytest.approx(float(np.median(r.estimates)))
+    assert ls["median"] != pytest.approx(ls["replicate_0"]["median"], rel=1e-9)
+    assert s["independence"]["independent"] is True and "warning" not in s["independence"]
+
+
+def test_replicates_sharing_every_text_are_labelled_and_warned(bert, corpus, tmp_path):
+    from lidscope.replicates import ReplicatesNotIndependent
+
+    kw = {**SMALL, "n_sequences": 500}  # more than the 150 texts of the corpus: every replicate holds them all
+    with pytest.warns(ReplicatesNotIndependent, match="share all 150 sequences"):
+        r = measure(bert, corpus, cache_dir=tmp_path / "c", n_replicates=3, **kw)
+    info = r.summary["independence"]
+    assert info["identical_sequences"] and info["independent"] is False and info["shared_sequences_fraction"] == 1
+    assert "share all their sequences" in r.summary["interval_label"] and "not another choice of texts" in \
+        r.summary["interval_label"]
+    assert any(n.startswith("replicates not independent:") for n in r.notes)
+    row, = [x for x in _compare_rows(bert, corpus, tmp_path, kw)][:1]
+    assert row["replicates_independent"] is False and "share all" in row["interval_label"]
+
+
+def _compare_rows(bert, corpus, tmp_path, kw):
+    import warnings
+
+    from lidscope.measure import compare
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compare([bert], [str(corpus)], cache_dir=tmp_path / "c", figures=False,
+                       **{k: v for k, v in kw.items() if k != "figures"}).table()
+
+
+def test_texts_cut_at_max_length_are_counted(bert, tmp_path):
+    long, short = " ".join(WORDS[:8] * 6), " ".join(WORDS[:3])
+    texts = [long] * 5 + [short + f" {w}" for w in WORDS[:30]]
+    r = measure(bert, texts, cache_dir=tmp_path / "c", max_length=16, n_points=100, n_neighbors=8, figures=False)
+    c = r.summary["counts"]
+    assert c["sequences_truncated"] == 5 and c["sequences_truncated_fraction"] == pytest.approx(5 / 35)
+    assert c["sequences_truncated_rule"] == "longer than max_length"
+    assert any("5 of 35 texts" in n for n in r.notes) and r.summary["replicates"][0]["sequences_truncated"] == 5

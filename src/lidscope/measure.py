@@ -38,7 +38,7 @@ from lidscope.extract.models import LoadedModel, default_cache_root, load_model,
 from lidscope.extract.texts import Texts, load_texts
 from lidscope.extract.tokens import EXTRACTOR_VERSION, ExtractionConfig, TokenRules, extract, hidden_state_count
 from lidscope.provenance import environment
-from lidscope.replicates import ONE_REPLICATE_NOTE, measure_replicates, plan_replicates
+from lidscope.replicates import ONE_REPLICATE_NOTE, ReplicatesNotIndependent, measure_replicates, plan_replicates
 from lidscope.stats import replicate_interval
 from lidscope.settings import ALL_LAYERS, COMPARE_N_REPLICATES, PAPER, MeasureSettings, parse_layers, replicate_seeds
 
@@ -107,8 +107,20 @@ class MeasureResult:
         return Interval.from_dict(self.summary["layers"][self.first.layer]["interval"])
 
     @property
+    def statistics(self) -> str:
+        """Which sample `mean`, `median`, `std` and `global_estimate` describe: ``mean over 3 replicates``
+        (each the mean of that statistic over the replicates) or ``one replicate``. Replicate 0's own values
+        (the points of `tokens` and the figures) are in ``summary["layers"][layer]["replicate_0"]``."""
+        return str(self._layer_summary.get("statistics", "one replicate"))
+
+    @property
+    def _layer_summary(self) -> dict[str, Any]:
+        return self.summary["layers"][self.first.layer]
+
+    @property
     def median(self) -> float:
-        return float(self.first.lid.median)
+        """Median of the local estimates (mean over replicates of each replicate's median when R > 1)."""
+        return float(self._layer_summary["median"])
 
     @property
     def profile(self) -> Any:
@@ -120,11 +132,13 @@ class MeasureResult:
 
     @property
     def std(self) -> float:
-        return float(self.first.lid.std)
+        """Standard deviation of the local estimates (mean over replicates when R > 1)."""
+        return float(self._layer_summary["std"])
 
     @property
     def global_estimate(self) -> float:
-        return float(self.first.lid.global_estimate)
+        """Global TwoNN of the cloud (mean over replicates when R > 1)."""
+        return float(self._layer_summary["global_estimate"])
 
     def __repr__(self) -> str:
         parts = ", ".join(f"layer {k}: mean={_mean_text(self.summary['layers'][k])}" for k in self.layers)
@@ -460,6 +474,15 @@ def measure(
         timings["geometry"] = time.perf_counter() - t
     if plan.n_replicates == 1:
         notes.append(ONE_REPLICATE_NOTE)
+    independence_info = next(iter(uncertainty.values()))["independence"]
+    if independence_info.get("warning"):
+        warnings.warn(independence_info["warning"], ReplicatesNotIndependent, stacklevel=2)
+        notes.append("replicates not independent: " + independence_info["warning"])
+    truncation = truncation_counts(extraction_stats, plan, max_length)
+    if truncation["sequences_truncated"]:
+        notes.append(truncation["note"])
+    for rec, n_cut in zip(replicate_rows, truncation.pop("per_replicate")):
+        rec["sequences_truncated"] = n_cut
     t = time.perf_counter()
     table = _tokens_table(loaded, texts, layer_results)
     timings["tokens_table"] = time.perf_counter() - t
@@ -490,6 +513,9 @@ def measure(
         "sequences": texts.counts["selected"],
         "sequences_extracted": len(plan.union),
         "sequences_at_max_length": extraction_stats.get("n_sequences_at_max_length"),
+        "sequences_truncated": truncation["sequences_truncated"],
+        "sequences_truncated_fraction": truncation["fraction"],
+        "sequences_truncated_rule": truncation["rule"],
         "sequences_reused": extraction_stats.get("n_sequences_reused"),
         "tokens": extraction_stats.get("n_tokens"),
         "tokens_dropped_eos": extraction_stats.get("n_dropped_eos"),
@@ -513,17 +539,21 @@ def measure(
         if label in geometry_summaries:
             s["geometry"] = geometry_summaries[label]
         layer_summaries[label] = s
-    fs = first.stats()
+    fs = layer_summaries[first.layer]  # every statistic of one definition (`statistics`), never mixed
     summary: dict[str, Any] = {
         "lidscope_result": "measure",
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "mean": uncertainty[first.layer]["mean"],
-        "interval": uncertainty[first.layer]["interval"],
+        "statistics": fs["statistics"],
+        "mean": fs["mean"],
+        "interval": fs["interval"],
+        "interval_label": fs["interval_label"],
         "replicates": replicate_rows,
         "median": fs["median"],
         "std": fs["std"],
         "quantiles": fs["quantiles"],
         "global_estimate": fs["global_estimate"],
+        "replicate_0": fs["replicate_0"],
+        "independence": fs["independence"],
         "layer": first.layer,
         "layers": layer_summaries,
         "model": {"name": loaded.name, "source": loaded.source, "fingerprint": loaded.fingerprint,
@@ -563,6 +593,27 @@ def _shared_points(layer_results: dict[str, LayerResult]) -> int:
     for r in rows[1:]:
         common = np.intersect1d(common, r)
     return int(common.size)
+
+
+def truncation_counts(extraction_stats: dict[str, Any], plan: Any, max_length: int) -> dict[str, Any]:
+    """How many of the extracted texts were cut at ``max_length`` (their later tokens are not measured): the
+    count, its fraction of the sequences extracted, each replicate's count, and a note. Cache entries written
+    before the exact count was kept give the texts that reached ``max_length`` (cut, or exactly that long)."""
+    n = len(plan.union)
+    cut = extraction_stats.get("truncated_sequences")
+    if cut is None:
+        k = extraction_stats.get("n_sequences_at_max_length")
+        rule, per = "reached max_length (an older cache entry: texts of exactly max_length tokens count too)", None
+    else:
+        k, rule = len(cut), "longer than max_length"
+        cut_set = set(int(i) for i in cut)
+        per = [sum(int(i) in cut_set for i in m) for m in plan.members]
+    k = None if k is None else int(k)
+    frac = (k / n) if (k is not None and n) else None
+    per = per if per is not None else [None] * plan.n_replicates
+    note = (f"{k:,} of {n:,} texts ({frac:.0%}) were cut at max_length = {max_length:,} tokens: their later tokens "
+            "are not measured (--max-length changes this; longer texts then count more)." if k else "")
+    return {"sequences_truncated": k, "fraction": frac, "rule": rule, "per_replicate": per, "note": note}
 
 
 def _measure_geometry(metrics: Sequence[str], replicate_clouds: list[dict[str, Cloud]], layer_results: dict[str, Any],
@@ -638,8 +689,12 @@ class CompareResult:
     comparisons: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per (data, model): mean with its 95 % interval, median, std, global estimate,
-        points, and for every model but the base its change against the base with a verdict."""
+        """One row per (data, model): mean with its 95 % interval, median, std, global estimate, points, and
+        for every model but the base its change against the base with a verdict.
+
+        Every statistic of a row has one definition, named in ``statistics`` (``mean over 3 replicates``: each
+        the mean over replicates of that replicate's own value; ``one replicate``); ``interval_label`` says what
+        the interval covers (replicates that share their texts cover less: ``replicates_independent``)."""
         rows = []
         for d, models in self.results.items():
             for m, r in models.items():
@@ -647,7 +702,12 @@ class CompareResult:
                 row = {"data": d, "model": m, "mean": r.mean, "mean_se": iv.se, "mean_low": iv.low,
                        "mean_high": iv.high, "interval_method": iv.method, "n_replicates": iv.n if
                        iv.method == "replicates" else 1, "median": r.median, "std": r.std,
-                       "global_estimate": r.global_estimate, "n_points": r.first.lid.n_points,
+                       "global_estimate": r.global_estimate, "statistics": r.statistics,
+                       "interval_label": r.summary.get("interval_label"),
+                       "replicates_independent": (r.summary.get("independence") or {}).get("independent"),
+                       "n_points": r.first.lid.n_points,
+                       "sequences_truncated": r.summary["counts"].get("sequences_truncated"),
+                       "sequences_truncated_fraction": r.summary["counts"].get("sequences_truncated_fraction"),
                        "result_dir": str(r.out_dir) if r.out_dir else None}
                 c = self.comparisons.get(d, {}).get(m)
                 if c is not None:

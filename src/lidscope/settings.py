@@ -87,6 +87,10 @@ N_REPLICATES = 1
 #: timings); not cut by a smaller M, which changes the measured value (docs/statistics.md, "Cost, and
 #: the defaults").
 COMPARE_N_REPLICATES = 3
+#: Mean share of sequences two replicates have in common above which their interval is labelled as not
+#: covering another choice of texts (independent draws of M texts from a pool of P share about M / P of
+#: them; `lidscope.replicates.independence`). Replicates holding the same texts are always labelled.
+REPLICATE_SHARED_WARNING = 0.5
 
 #: M (sequences) and N (points) of each preset.
 PAPER_SIZES = {"n_sequences": 10_000, "n_points": 60_000}

@@ -111,6 +111,10 @@ def test_a_recorded_interval_is_shown_next_to_the_drilldown_one(tmp_path):
     html = build_report([run]).render()
     assert "9.87 [9.61, 10.13]" in html and "95 % interval, replicates, n = 5" in html
     assert "cloud held fixed" in html   # the interval over sequences is labelled for what it is
+    # and kept off the first screen: folded into details, after the replicate interval, as not covering sampling
+    first = html.index("9.87 [9.61, 10.13]")
+    assert first < html.index("<details><summary>Details:") < html.index("cloud held fixed")
+    assert "cloud held fixed" not in html[:html.index("<details>")] and "does not cover sampling" in html
 
 
 def _with_replicates(run, means):

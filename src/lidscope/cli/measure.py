@@ -61,20 +61,20 @@ def _print_summary(console: Any, r: Any) -> None:
               f"({c['sequences_empty_dropped']} empty dropped; {c['sequences_available']:,} in the split)")
     t.add_row("tokens", f"{c['tokens']:,} -> {c['tokens_kept']:,} kept (eos dropped {c['tokens_dropped_eos']}, "
               f"bos dropped {c['tokens_dropped_bos']}, other special dropped {c['tokens_dropped_special']})")
+    p = s["params"]
+    cut = truncation_text(c, p.get("extraction.max_length"))
+    if cut:
+        t.add_row("cut at max length", cut)
     t.add_row("points", f"{c['tokens_sampled']:,} sampled, {c['duplicates_removed']:,} duplicates removed"
               f"{_dedup_text(s)}, {c['points']:,} measured (N requested {c['points_requested']:,})")
-    p = s["params"]
     t.add_row("estimator", f"{p['estimator']}, L = {p['n_neighbors']}, discard {p['discard_fraction']}")
     for label, ls in ({} if s.get("profile") else s["layers"]).items():  # a profile gets its own table
-        q = ls["quantiles"]
-        t.add_row(f"layer {label}",
-                  f"[bold green]mean {ls['mean']:.3f}[/]  median {ls['median']:.3f}  std {ls['std']:.3f}  "
-                  f"q25 {q['0.25']:.3f}  q75 {q['0.75']:.3f}  global TwoNN {ls['global_estimate']:.3f}")
+        t.add_row(f"layer {label}", f"[bold green]{statistics_text(ls)}[/]  ({ls.get('statistics', 'one replicate')})")
         if ls.get("interval"):
             t.add_row("", _interval_text(ls))
-        if ls.get("n_replicates", 1) > 1:
-            t.add_row("", f"mean over {ls['n_replicates']} replicates; median, std, quartiles and global TwoNN "
-                          f"describe replicate 0 (its mean {ls['mean_replicate_0']:.3f})")
+        if ls.get("n_replicates", 1) > 1 and ls.get("replicate_0"):
+            t.add_row("", f"{statistics_text(ls['replicate_0'])}  (replicate 0 alone: the points of tokens.parquet, "
+                          "lid.png and the report)")
         for row in geometry_rows(ls.get("geometry")):
             t.add_row("", row)
     tm = s["timings_s"]
@@ -88,8 +88,39 @@ def _print_summary(console: Any, r: Any) -> None:
     if r.out_dir:
         t.add_row("results", f"{r.out_dir}/ ({', '.join(r.summary.get('files', ['summary.json', 'tokens.parquet']))})")
     console.print(t)
-    for note in s.get("notes", []):
-        console.print(f"[yellow]note:[/] {escape(str(note))}")
+    print_notes(console, s.get("notes", []))
+
+
+def print_notes(console: Any, notes: list[Any]) -> None:
+    """The result's notes; replicates that are not independent as a warning."""
+    for note in notes:
+        text = str(note)
+        if text.startswith(NOT_INDEPENDENT):
+            console.print(f"[bold yellow]warning:[/] {escape(text)}")
+        else:
+            console.print(f"[yellow]note:[/] {escape(text)}")
+
+
+#: How `lidscope.measure` starts the note of replicates that share their texts.
+NOT_INDEPENDENT = "replicates not independent:"
+
+
+def statistics_text(st: dict[str, Any]) -> str:
+    """``mean 9.420  median 11.36  std ...  global TwoNN ...`` of one set of statistics (one definition)."""
+    q = st.get("quantiles") or {}
+    return (f"mean {st['mean']:.3f}  median {st['median']:.3f}  std {st['std']:.3f}  q25 {q.get('0.25', float('nan')):.3f}  "
+            f"q75 {q.get('0.75', float('nan')):.3f}  global TwoNN {st['global_estimate']:.3f}")
+
+
+def truncation_text(c: dict[str, Any], max_length: Any = None) -> str:
+    """``83 of 203 texts (41 %) longer than max_length = 512: cut there`` or nothing."""
+    k, frac = c.get("sequences_truncated"), c.get("sequences_truncated_fraction")
+    if not k:
+        return ""
+    n = c.get("sequences_extracted") or c.get("sequences")
+    at = f" = {max_length:,}" if isinstance(max_length, int) else ""
+    rule = c.get("sequences_truncated_rule") or "longer than max_length"
+    return f"{k:,} of {n:,} texts ({frac:.0%}) {rule}{at}: cut there, their later tokens not measured"
 
 
 def geometry_rows(g: dict | None) -> list[str]:
@@ -97,26 +128,35 @@ def geometry_rows(g: dict | None) -> list[str]:
     if not g:
         return []
     v, iv = g["values"], g.get("intervals", {})
+    # with replicates every number is the mean over them (its interval beside it), never replicate 0's value
+    # next to the replicates' interval
+    over = f" (mean over {g['n_replicates']} replicates)" if iv and g.get("n_replicates") else ""
 
     def num(name: str, key: str, digits: int = 3) -> str:
-        x = v[name][key]
         i = iv.get(name, {}).get(key)
+        x = i["estimate"] if i else v[name][key]
         return f"{x:.{digits}f}" + (f" [{i['low']:.{digits}f}, {i['high']:.{digits}f}]" if i else "")
+
+    def series(name: str, key: str) -> list[float]:
+        i = iv.get(name, {}).get(key)
+        return [e["estimate"] for e in i] if isinstance(i, list) else list(v[name][key])
 
     rows = []
     if "scale_profile" in v:
         sp = v["scale_profile"]
-        rows.append("scale profile (mean TwoNN): " + ", ".join(f"L={L} {m:.2f}" for L, m in zip(sp["n_neighbors"], sp["mean"])))
+        rows.append(f"scale profile (mean TwoNN){over}: " + ", ".join(
+            f"L={L} {m:.2f}" for L, m in zip(sp["n_neighbors"], series("scale_profile", "mean"))))
     if "gride" in v:
         gr = v["gride"]
-        rows.append("GRIDE: " + ", ".join(f"{b}: {d:.2f}" for b, d in zip(gr["n2"], gr["dimension"])))
+        rows.append(f"GRIDE{over}: " + ", ".join(f"{b}: {d:.2f}" for b, d in zip(gr["n2"], series("gride", "dimension"))))
     if "persistence" in v:
-        rows.append(f"persistence: H1 total {num('persistence', 'h1_total_persistence', 4)}, max "
-                    f"{num('persistence', 'h1_max_persistence', 4)}, long-lived H1 {v['persistence']['n_long_lived_h1']}")
+        rows.append(f"persistence{over}: H1 total {num('persistence', 'h1_total_persistence', 4)}, max "
+                    f"{num('persistence', 'h1_max_persistence', 4)}, long-lived H1 "
+                    f"{num('persistence', 'n_long_lived_h1', 1) if iv.get('persistence', {}).get('n_long_lived_h1') else v['persistence']['n_long_lived_h1']}")
     if "anisotropy" in v:
-        rows.append(f"anisotropy (mean cosine): {num('anisotropy', 'mean_cosine', 4)}")
+        rows.append(f"anisotropy (mean cosine){over}: {num('anisotropy', 'mean_cosine', 4)}")
     if "spectrum" in v:
-        rows.append(f"effective rank {num('spectrum', 'effective_rank', 2)}, participation ratio "
+        rows.append(f"effective rank{over} {num('spectrum', 'effective_rank', 2)}, participation ratio "
                     f"{num('spectrum', 'participation_ratio', 2)}, IsoScore {num('spectrum', 'isoscore', 4)}")
     for name, reason in g.get("unavailable", {}).items():
         rows.append(f"[yellow]{name} not computed:[/] {escape(reason)}")
@@ -140,11 +180,12 @@ def _interval_text(ls: dict[str, Any]) -> str:
     from lidscope.stats import Interval
 
     iv = Interval.from_dict(ls["interval"])
-    how = (f"{iv.n} replicates: " + ", ".join(f"{v:.3f}" for v in iv.values) if iv.method == "replicates"
+    how = (f"replicate means " + ", ".join(f"{v:.3f}" for v in iv.values) if iv.method == "replicates"
            else f"bootstrap over {iv.n:,} sequences, one replicate")
     if not iv.known:
         return "no interval with one replicate: --replicates 3 gives one (see the note below)"
-    return f"95 % interval of the mean {iv.low:.3f} to {iv.high:.3f} (se {iv.se:.3f}; {how})"
+    label = ls.get("interval_label") or f"95 % interval over {iv.n} replicates"
+    return f"{label}: {iv.low:.3f} to {iv.high:.3f} (se {iv.se:.3f}; {how})"
 
 
 def _fail(console: Any, exc: Exception) -> None:
@@ -406,8 +447,10 @@ def register(app: typer.Typer) -> None:
 
         def done(m: str, d: str, r: Any) -> None:
             iv = r.interval
-            ci = f" (95 % interval {iv.low:.3f} to {iv.high:.3f})" if iv.known else " (no interval: one replicate)"
-            console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f}{ci} (N = {r.first.lid.n_points:,})")
+            ci = (f" ({r.summary.get('interval_label') or '95 % interval'}: {iv.low:.3f} to {iv.high:.3f})"
+                  if iv.known else " (no interval: one replicate)")
+            console.print(f"[green]done[/] {m} on {d}: mean LID {r.mean:.3f}, {r.statistics}{ci} "
+                          f"(N = {r.first.lid.n_points:,})")
 
         try:
             if quiet:
@@ -421,15 +464,34 @@ def register(app: typer.Typer) -> None:
             console.print("[yellow]interrupted:[/] finished runs are kept under the output folder; "
                           "no partial cache entry was kept.")
             raise typer.Exit(130) from None
-        t = Table(title="Mean local dimension (pointwise TwoNN) with 95 % intervals")
-        for col in ("data", "model", "mean", "95 % interval", "median", "std", "global", "points"):
+        rows = cr.table()
+        t = Table(title="Local dimension (pointwise TwoNN): every number of a row from the sample in its "
+                        "'statistics' column")
+        for col in ("data", "model", "statistics", "mean", "95 % interval", "median", "std", "global", "points",
+                    "cut at max length"):
             t.add_column(col)
-        for row in cr.table():
+        for row in rows:
             ci = (f"{row['mean_low']:.3f} to {row['mean_high']:.3f}" if row["mean_low"] == row["mean_low"]
                   else "none (one replicate)")
-            t.add_row(row["data"], row["model"], f"{row['mean']:.3f}", ci, f"{row['median']:.3f}",
-                      f"{row['std']:.3f}", f"{row['global_estimate']:.3f}", f"{row['n_points']:,}")
+            if row.get("replicates_independent") is False:
+                ci += " (replicates share texts: see the warning)"
+            frac = row.get("sequences_truncated_fraction")
+            cut = f"{row['sequences_truncated']:,} ({frac:.0%})" if row.get("sequences_truncated") else "0"
+            t.add_row(row["data"], row["model"], str(row.get("statistics", "")), f"{row['mean']:.3f}", ci,
+                      f"{row['median']:.3f}", f"{row['std']:.3f}", f"{row['global_estimate']:.3f}",
+                      f"{row['n_points']:,}", cut)
         console.print(t)
+        console.print("[dim]statistics 'mean over R replicates': each column is the mean over the replicates of "
+                      "that replicate's own value; replicate 0's own values are in each run's summary.json "
+                      "(replicate_0). 'cut at max length': texts longer than --max-length, whose later tokens "
+                      "are not measured.[/]")
+        seen: set[str] = set()
+        for ms in cr.results.values():
+            for r in ms.values():
+                for note in r.notes:
+                    if str(note).startswith(NOT_INDEPENDENT) and note not in seen:
+                        seen.add(note)
+                        console.print(f"[bold yellow]warning:[/] {r.summary['data']['name']}: {escape(str(note))}")
         for d, cs in cr.comparisons.items():
             base = next(iter(cr.results[d]))
             for m, c in cs.items():
@@ -465,6 +527,11 @@ def _print_profiles(console: Any, cr: Any) -> None:
 def _start_run(console, threads: int | None, paper: bool, n_sequences: int | None,  # type: ignore[no-untyped-def]
                n_points: int | None, offline: bool = False) -> dict:
     """Common start of measure/compare: offline mode, thread caps, M/N defaults, and their printed notes."""
+    import warnings
+
+    from lidscope.replicates import ReplicatesNotIndependent
+
+    warnings.filterwarnings("ignore", category=ReplicatesNotIndependent)  # printed as a warning: line instead
     if offline:
         from ._console import set_offline
 

@@ -122,6 +122,8 @@ class ExtractStats:
 
     n_sequences: int = 0
     n_sequences_at_max_length: int = 0
+    #: indices (in the extracted texts) of the sequences longer than ``max_length`` tokens: cut there
+    truncated_sequences: list[int] = field(default_factory=list)
     n_tokens: int = 0
     n_tokens_kept: int = 0
     n_dropped_eos: int = 0
@@ -316,6 +318,19 @@ def tokenize(
     return out, at_max
 
 
+def truncated_indices(texts: Sequence[str], ids_list: Sequence[np.ndarray], tokenizer: Any, max_length: int,
+                      add_special_tokens: bool = True) -> list[int]:
+    """Indices of the texts that were cut at ``max_length``: those whose tokens reached it are tokenised
+    again without truncation, and counted when they are longer (a text of exactly ``max_length`` tokens
+    was not cut)."""
+    cand = [i for i, ids in enumerate(ids_list) if len(ids) >= max_length]
+    if not cand:
+        return []
+    enc = tokenizer([texts[i] for i in cand], add_special_tokens=add_special_tokens, truncation=False,
+                    verbose=False)["input_ids"]
+    return [i for i, ids in zip(cand, enc) if len(ids) > max_length]
+
+
 def plan_batches(
     lengths: Sequence[int],
     batch_size: int,
@@ -479,6 +494,8 @@ def extract(
     ids_list, stats.n_sequences_at_max_length = tokenize(
         texts, tokenizer, config.max_length, config.add_special_tokens, progress
     )
+    stats.truncated_sequences = truncated_indices(texts, ids_list, tokenizer, config.max_length,
+                                                  config.add_special_tokens)
     keeps = [keep_positions(ids, config.rules, special) for ids in ids_list]
     for ids, keep in zip(ids_list, keeps):
         stats.n_tokens += len(ids)

@@ -12,6 +12,7 @@ a run and are labelled as such, never as the interval of a run's mean (docs/stat
 
 from __future__ import annotations
 
+import html as _html
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,14 +45,45 @@ def _fmt_ci(m: float, lo: float, hi: float) -> str:
 
 
 def mean_kpi(summary: dict[str, Any], layer: str, points_mean: float) -> tuple[str, str]:
-    """The run's mean with its replicate interval, or the mean and why it has no interval."""
+    """The run's mean with its replicate interval (labelled with what it covers), or the mean and why it
+    has no interval."""
     ls = (summary.get("layers", {}) or {}).get(layer, {}) or {}
     rec = ls.get("interval") or summary.get("interval")
     if isinstance(rec, dict) and np.isfinite(rec.get("low", np.nan)):
-        return (f"mean LID, layer {layer} (95 % interval, {rec.get('method', '')}, n = {rec.get('n')})",
-                _fmt_ci(rec["estimate"], rec["low"], rec["high"]))
+        label = ls.get("interval_label") or summary.get("interval_label") or \
+            f"95 % interval, {rec.get('method', '')}, n = {rec.get('n')}"
+        return (f"mean LID, layer {layer} ({label})", _fmt_ci(rec["estimate"], rec["low"], rec["high"]))
     mean = ls.get("mean", points_mean)
     return (f"mean LID, layer {layer} (one replicate: no interval; --replicates 3 gives one)", f"{mean:.2f}")
+
+
+def statistics_of(summary: dict[str, Any], layer: str) -> str:
+    """Which sample a run's statistics describe (``mean over 3 replicates``, ``one replicate``)."""
+    ls = (summary.get("layers", {}) or {}).get(layer, {}) or {}
+    n = int(ls.get("n_replicates") or len(summary.get("replicates") or []) or 1)
+    return str(ls.get("statistics") or ("mean over %d replicates" % n if n > 1 else "one replicate"))
+
+
+def fixed_cloud_details(page: Page, label: str, value: str, why: str) -> None:
+    """The interval that holds the point cloud fixed, folded away below the first screen and labelled as not
+    covering sampling (docs/statistics.md: 15x too narrow for a run's mean, 7x for a change)."""
+    page.raw(f"<details><summary>Details: {_html.escape(label)} (does not cover sampling)</summary>"
+             f'<div class="kpi"><div><b>{_html.escape(value)}</b><span>{_html.escape(label)}</span></div></div>'
+             f'<p class="note">{_html.escape(why)}</p></details>')
+
+
+def warnings_of(page: Page, summary: dict[str, Any]) -> None:
+    """Replicates that share their texts, and texts cut at the maximum length, stated on the first screen."""
+    info = summary.get("independence") or {}
+    if info.get("warning"):
+        page.raw(f'<p class="warn"><b>Replicates not independent:</b> {_html.escape(str(info["warning"]))}</p>')
+    c = summary.get("counts") or {}
+    k = c.get("sequences_truncated")
+    if k:
+        n = c.get("sequences_extracted") or c.get("sequences")
+        ml = (summary.get("params") or {}).get("extraction.max_length")
+        page.note(f"{k:,} of {n:,} texts ({c.get('sequences_truncated_fraction') or 0:.0%}) were cut at the maximum "
+                  f"length{f' ({ml:,} tokens)' if isinstance(ml, int) else ''}: their later tokens are not measured.")
 
 
 def run_change(a: Run, b: Run, layer: str | None) -> Any:
@@ -193,29 +225,49 @@ def run_sections(page: Page, run: Run, prefix: str = "run", min_count: int = MIN
     first = next(iter(drills.values()))
     o = overall(first.points)
     params = s.get("params", {})
+    ls = (s.get("layers", {}) or {}).get(str(first.layer), {}) or {}
+    stats = statistics_of(s, str(first.layer))
+    several = stats != "one replicate"
+    median = (ls["median"] if several and isinstance(ls.get("median"), (int, float)) else
+              float(np.nanmedian(first.points["lid"])))
+    c = s.get("counts") or {}
     kpis = [mean_kpi(s, str(first.layer), o["mean"]),
-            ("mean of these points, 95 % interval over their sequences (cloud held fixed)",
-             _fmt_ci(o["mean"], o["lo"], o["hi"])),
-            ("median", f"{np.nanmedian(first.points['lid']):.2f}"), ("points N", f"{len(first.points):,}"),
-            ("sequences", f"{first.points['seq_index'].nunique():,}"),
+            (f"median ({stats})" if several else "median", f"{median:.2f}"),
+            ("points N" + (" (replicate 0)" if several else ""), f"{len(first.points):,}"),
+            ("sequences" + (" (replicate 0)" if several else ""), f"{first.points['seq_index'].nunique():,}"),
             ("neighbours L", str(params.get("n_neighbors", "?")))]
+    if c.get("sequences_truncated") is not None:
+        kpis.append(("texts cut at max length", f"{c['sequences_truncated']:,} "
+                     f"({c.get('sequences_truncated_fraction') or 0:.0%})"))
     page.kpis(kpis)
+    warnings_of(page, s)
     page.note(f"Model {s.get('model', {}).get('name', '?')}, data {s.get('data', {}).get('name', '?')}, "
               f"estimator {params.get('estimator', '?')}, token convention {first.convention}. "
-              "The mean's interval comes from independent replicates (own sequence and token sample each). "
-              "The intervals of the tables treat this run's sequences as the sampling unit (tokens of one text "
+              + ("The mean and median are means over the replicates (each its own sample of sequences and "
+                 "tokens); the distribution, tables and map below show replicate 0's points. " if several else
+                 "The distribution, tables and map below show this run's points. ")
+              + "The intervals of the tables treat this run's sequences as the sampling unit (tokens of one text "
               "are not independent: cluster-robust standard error, Student's t with sequences - 1 degrees of "
               "freedom) and hold the point cloud fixed: they compare token groups within this run. A new sample "
               "moves the whole mean by far more (15x on MiniLM, docs/statistics.md).")
     for note in s.get("notes", []) or []:
-        page.note(str(note))
-    page.h3("Distribution of the local dimension")
-    _hist_fig(page, f"{prefix}-dist", {f"layer {k}": d.points["lid"].to_numpy() for k, d in drills.items()},
+        if not str(note).startswith("replicates not independent:"):   # stated above as a warning
+            page.note(str(note))
+    fixed_cloud_details(page, ("replicate 0's " if several else "") + "points: mean with its 95 % interval over "
+                        "their sequences, cloud held fixed", _fmt_ci(o["mean"], o["lo"], o["hi"]),
+                        "This interval treats one point cloud as given: it does not cover another sample of "
+                        "texts or tokens, and was measured 15x too narrow for a run's mean (docs/statistics.md). "
+                        "Use the replicate interval above for the run's uncertainty.")
+    sample = " (replicate 0)" if several else ""
+    page.h3("Distribution of the local dimension" + (": replicate 0's points, dashed line at their mean"
+                                                     if several else ", dashed line at the mean"))
+    _hist_fig(page, f"{prefix}-dist", {f"layer {k}{sample}": d.points["lid"].to_numpy() for k, d in drills.items()},
               {k: overall(d.points)["mean"] for k, d in drills.items()})
     profile_sections(page, s, prefix)
     page.section("Which tokens sit in high- or low-dimensional regions", sid=f"{prefix}-tokens",
                  note="Mean local dimension by token class, by position in the sequence and by how often the "
-                      "token type occurs among the measured points; every layer of the run in its own colour.")
+                      "token type occurs among the measured points" + (" of replicate 0" if several else "")
+                      + "; every layer of the run in its own colour.")
     cls = {f"layer {k}": d.by_class() for k, d in drills.items()}
     pos = {f"layer {k}": d.by_position() for k, d in drills.items()}
     freq = {f"layer {k}": d.by_frequency() for k, d in drills.items()}
@@ -264,9 +316,14 @@ def comparison_sections(page: Page, a: Run, b: Run, names: tuple[str, str], pref
         change = ("change (one replicate: no interval)", f"{d:+.2f}")
         verdict = "no verdict (one replicate: --replicates 3 gives one)"
     page.kpis([mean_kpi(a.summary, str(da.layer), overall(da.points)["mean"]),
-               mean_kpi(b.summary, str(db.layer), overall(db.points)["mean"]), change, ("verdict", verdict),
-               ("change of the paired points, 95 % interval over sequences (clouds held fixed)",
-                f"{o['diff']:+.2f} [{o['lo']:+.2f}, {o['hi']:+.2f}] ({o['rel']:+.1%})")])
+               mean_kpi(b.summary, str(db.layer), overall(db.points)["mean"]), change, ("verdict", verdict)])
+    for run in (a, b):
+        warnings_of(page, run.summary)
+    fixed_cloud_details(page, "change of the paired points of replicate 0, 95 % interval over sequences (clouds "
+                        "held fixed)", f"{o['diff']:+.2f} [{o['lo']:+.2f}, {o['hi']:+.2f}] ({o['rel']:+.1%})",
+                        "This interval treats both point clouds as given: it ranks the token types below, not the "
+                        "runs; it does not cover another sample of texts or tokens (measured 7x too narrow for a "
+                        "change of the mean, docs/statistics.md).")
     page.note(f"Left to right: {names[0]}, {names[1]}. The verdict comes from the replicate interval of the "
               "change (each replicate a new sample of sequences and tokens, paired between the runs). The "
               "interval over sequences holds both point clouds fixed: it ranks the token types below, not the "

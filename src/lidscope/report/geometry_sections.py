@@ -24,9 +24,19 @@ def _interval_text(iv: dict[str, Any] | None, digits: int = 4) -> str:
 
 
 def descriptor_table(g: dict[str, Any]) -> pd.DataFrame:
-    """One row per scalar descriptor value (and per scale of a per-scale one) with its interval."""
+    """One row per scalar descriptor value (and per scale of a per-scale one) with its interval. A row with an
+    interval over replicates shows their mean as its estimate (never replicate 0's value beside the replicates'
+    interval); ``sample`` names which it is."""
     rows = []
     intervals = g.get("intervals", {})
+    over = f"mean over {g.get('n_replicates')} replicates" if g.get("n_replicates") else "mean over replicates"
+
+    def row(name: str, value: str, x: Any, iv: dict[str, Any] | None) -> dict[str, Any]:
+        known = bool(iv) and iv.get("estimate") is not None and np.isfinite(iv["estimate"])
+        return {"descriptor": name, "value": value, "sample": over if known else "replicate 0" if intervals else
+                "one replicate", "estimate": float(iv["estimate"]) if known else float(x),
+                "interval": _interval_text(iv)}
+
     for name, vals in g.get("values", {}).items():
         scale_key = SCALES.get(name)
         for key, v in vals.items():
@@ -35,11 +45,10 @@ def descriptor_table(g: dict[str, Any]) -> pd.DataFrame:
                 if not scale_key or key in ("n1", "n2", "n_neighbors"):
                     continue
                 for j, (sc, x) in enumerate(zip(vals[scale_key], v)):
-                    rows.append({"descriptor": name, "value": f"{key} at {scale_key} = {sc}", "estimate": float(x),
-                                 "interval": _interval_text(iv[j] if iv else None)})
+                    rows.append(row(name, f"{key} at {scale_key} = {sc}", x, iv[j] if iv else None))
             elif not isinstance(v, bool):
-                rows.append({"descriptor": name, "value": key, "estimate": float(v), "interval": _interval_text(iv)})
-    return pd.DataFrame(rows, columns=["descriptor", "value", "estimate", "interval"])
+                rows.append(row(name, key, v, iv))
+    return pd.DataFrame(rows, columns=["descriptor", "value", "sample", "estimate", "interval"])
 
 
 def geometry_run_sections(page: Page, summary: dict[str, Any], prefix: str) -> None:
@@ -56,15 +65,16 @@ def geometry_run_sections(page: Page, summary: dict[str, Any], prefix: str) -> N
     for i, (lab, g) in enumerate(layers.items()):
         c = COLORS[i % len(COLORS)]
         v = g.get("values", {})
+        r0 = " (replicate 0)" if g.get("intervals") else ""   # figures draw replicate 0's cloud
         if "scale_profile" in v:
             sp = v["scale_profile"]
             profile.append({"type": "scatter", "mode": "lines+markers", "x": sp["n_neighbors"], "y": sp["mean"],
-                            "name": f"layer {lab}: mean local TwoNN (x = L)", "line": {"color": c}})
+                            "name": f"layer {lab}: mean local TwoNN (x = L){r0}", "line": {"color": c}})
         if "gride" in v:
             gr = v["gride"]
             err = gr.get("dimension_err")
             profile.append({"type": "scatter", "mode": "lines+markers", "x": gr["n2"], "y": gr["dimension"],
-                            "name": f"layer {lab}: GRIDE (x = n2)", "line": {"color": c, "dash": "dash"},
+                            "name": f"layer {lab}: GRIDE (x = n2){r0}", "line": {"color": c, "dash": "dash"},
                             **({"error_y": {"type": "data", "array": err, "thickness": 1}} if err else {})})
         dg = g.get("persistence_diagrams")
         if dg:
@@ -72,7 +82,7 @@ def geometry_run_sections(page: Page, summary: dict[str, Any], prefix: str) -> N
                 pts = np.asarray(dg[dim], dtype=float).reshape(-1, 2)
                 pts = pts[np.isfinite(pts).all(axis=1)]
                 diag.append({"type": "scatter", "mode": "markers", "x": pts[:, 0], "y": pts[:, 1],
-                             "name": f"layer {lab}: {dim.upper()}", "marker": {"color": c, "symbol": sym, "size": 5,
+                             "name": f"layer {lab}: {dim.upper()}{r0}", "marker": {"color": c, "symbol": sym, "size": 5,
                                                                              "opacity": 0.6}})
     if profile:
         page.h3("Scale profile: dimension against neighbourhood size")
@@ -90,7 +100,8 @@ def geometry_run_sections(page: Page, summary: dict[str, Any], prefix: str) -> N
     for lab, g in layers.items():
         page.h3(f"Layer {lab}: every descriptor")
         page.table(f"{prefix}-geometry-{lab}".replace("(", "").replace(")", "").replace(",", "_"),
-                   descriptor_table(g), {"descriptor": "descriptor", "value": "value", "estimate": "estimate",
+                   descriptor_table(g), {"descriptor": "descriptor", "value": "value", "sample": "sample",
+                                         "estimate": "estimate",
                                          "interval": "95 % interval (replicates)"}, digits=4, scroll=False)
         for name, reason in g.get("unavailable", {}).items():
             page.note(f"Layer {lab}: {name} not computed: {reason}")

@@ -37,6 +37,8 @@ table.sortable td.t,table.sortable th.t{text-align:left;font-family:ui-monospace
 .ctx mark{background:#ffd54f;padding:0 2px;border-radius:2px;font-weight:600}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px} @media(max-width:900px){.grid2{grid-template-columns:1fr}}
 .fig{width:100%;min-height:320px}
+.warn{background:#fff4e0;border-left:4px solid #d9722b;padding:6px 10px;margin:6px 0;font-size:13px}
+details{margin:8px 0;font-size:13px} details summary{cursor:pointer;color:#5b6475}
 """
 
 JS = r"""
