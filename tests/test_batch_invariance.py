@@ -55,9 +55,9 @@ def rounding(monkeypatch):
 
     real = tokens_mod._forward_layers
 
-    def noisy(model, ids, mask, config):
+    def noisy(model, ids, mask, config, *args, **kwargs):
         k = 1 + (ids.shape[0] * 7 + ids.shape[1] * 3 + torch.get_num_threads()) % 11
-        return [h * (1.0 + 1e-7 * k) for h in real(model, ids, mask, config)]
+        return [h * (1.0 + 1e-7 * k) for h in real(model, ids, mask, config, *args, **kwargs)]
 
     monkeypatch.setattr(tokens_mod, "_forward_layers", noisy)
 
