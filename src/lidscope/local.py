@@ -15,7 +15,8 @@ from .estimators.mle import LocalMLE
 from .estimators.twonn import LocalTwoNN, fraction_offset, twonn_from_distances
 from .neighbors import Neighbors, resolve_backend, search_rescaled
 from .scaling import rescaled
-from .settings import DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS, SEED, TWONN_FRACTION
+from .settings import (DISCARD_FRACTION, ESTIMATOR, ESTIMATORS, N_NEIGHBORS, SEED, TWONN_FRACTION,
+                       check_linear_twonn)
 from .validation import as_cloud, check_enough_points, check_fraction, check_neighbors_param, deduplicate
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -157,11 +158,8 @@ def local_dimensions(
         raise LIDInputError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
     L = check_neighbors_param(n_neighbors, minimum=2 if estimator == "lpca" else 3)
     discard_fraction = check_fraction(discard_fraction, "discard_fraction")
-    if estimator == "twonn" and discard_fraction == 0:
-        raise LIDInputError(
-            "The linear TwoNN fit needs discard_fraction > 0 (with nothing discarded the largest "
-            "ratio gets y = -log(0) = inf). Use e.g. 0.1, or estimator='twonn_mle'."
-        )
+    if estimator == "twonn":
+        check_linear_twonn(discard_fraction)
     fraction_offset(empirical_fraction)
     resolve_backend(backend, device)
     if n_points is not None and (isinstance(n_points, bool) or int(n_points) < 1):

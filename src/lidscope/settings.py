@@ -194,6 +194,14 @@ def check_backend(backend: str, device: str | None = None) -> None:
                                 "(use --device cpu, or leave --device out).")
 
 
+
+def check_linear_twonn(discard_fraction: float, instead: str = "estimator='twonn_mle'") -> None:
+    """The one check of the rule "the linear TwoNN fit needs discard_fraction > 0" (settings, the
+    estimator and `local_dimensions` all call it); ``instead`` names the alternative in the message."""
+    if discard_fraction == 0:
+        raise LIDInputError("the linear TwoNN fit needs discard_fraction > 0: with nothing discarded the "
+                            f"largest ratio gets F = 1 and -log(1 - F) = inf. Use e.g. 0.1, or {instead}.")
+
 @dataclass(frozen=True)
 class MeasureSettings:
     """How a model is measured on texts: every default and every check in one place.
@@ -305,10 +313,8 @@ class MeasureSettings:
         df = self.discard_fraction
         if isinstance(df, bool) or not isinstance(df, (int, float)) or not math.isfinite(df) or not 0 <= df < 1:
             raise LIDInputError(f"discard_fraction must be in [0, 1); got {df!r}.")
-        if self.estimator == "twonn" and df == 0:
-            raise LIDInputError("the linear TwoNN fit needs discard_fraction > 0: with nothing discarded the "
-                                "largest ratio gets F = 1 and -log(1 - F) = inf. Use e.g. 0.1, or "
-                                "estimator='twonn_mle'.")
+        if self.estimator == "twonn":
+            check_linear_twonn(df)
         if not self.layers:
             raise LIDInputError("layers needs at least one hidden-state index, e.g. (-1,).")
         check_backend(self.backend)

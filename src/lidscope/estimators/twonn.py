@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import LIDInputError
 from ..neighbors import Neighbors, kneighbors, resolve_backend
-from ..settings import DISCARD_FRACTION, N_NEIGHBORS, TWONN_FRACTION, TWONN_FRACTIONS
+from ..settings import DISCARD_FRACTION, N_NEIGHBORS, TWONN_FRACTION, TWONN_FRACTIONS, check_linear_twonn
 from ..validation import as_cloud, check_enough_points, check_fraction, check_list_values, require_distinct
 from . import _kernels
 from .base import NeighborhoodEstimator
@@ -47,11 +47,8 @@ def fraction_offset(empirical_fraction: str) -> int:
 def _check_method(method: str, discard_fraction: float = DISCARD_FRACTION) -> str:
     if method not in METHODS:
         raise LIDInputError(f"method must be one of {METHODS}, got {method!r}.")
-    if method == "linear" and discard_fraction == 0:
-        raise LIDInputError(
-            "The linear TwoNN fit needs discard_fraction > 0: with nothing discarded the largest "
-            "ratio gets F = 1 and y = -log(1 - F) = inf. Use e.g. 0.1, or method='mle'."
-        )
+    if method == "linear":
+        check_linear_twonn(discard_fraction, "method='mle'")
     return method
 
 
