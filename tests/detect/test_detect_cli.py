@@ -76,3 +76,14 @@ def test_detect_json_is_detect_json_alone_on_stdout(tiny_lm, tmp_path):
     saved = json.loads((out / "detect.json").read_text())
     assert got["sets"] == saved["sets"] and got["methods"] == saved["methods"]
     assert "results:" in r.stderr and "Verdicts" in r.stderr
+
+
+def test_detect_offline_refuses_an_uncached_hub_id_with_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
+    (tmp_path / "r.txt").write_text("".join(f"hello there number {i}\n" for i in range(20)))
+    r = runner.invoke(app, ["detect", "no-such-org/no-such-model", "-c", str(tmp_path / "r.txt"), "-r",
+                            str(tmp_path / "r.txt"), "-o", str(tmp_path / "run"), "--offline", "--dry-run"])
+    assert r.exit_code == 2
+    assert "not in the Hugging Face cache" in r.output and "huggingface-cli download no-such-org/no-such-model" in r.output

@@ -60,6 +60,17 @@ def json_option(annotated: bool = False) -> Any:
     return typer.Option("--json", help=JSON_HELP) if annotated else typer.Option(False, "--json", help=JSON_HELP)
 
 
+OFFLINE_HELP = "Hub models and datasets from the local cache only (as HF_HUB_OFFLINE=1)."
+
+
+def offline_option() -> Any:
+    """``--offline`` for commands that load a model by hub id (`set_offline` is applied as the command line
+    is read, see `configure_output`; commands also call it when invoked from Python)."""
+    import typer
+
+    return typer.Option(False, "--offline", help=OFFLINE_HELP)
+
+
 def print_json(obj: Any) -> None:
     """``obj`` as strict JSON (`lidscope.outputs.dumps`: NaN and inf as null) on stdout, alone."""
     from lidscope.outputs import dumps

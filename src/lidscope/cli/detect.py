@@ -13,7 +13,7 @@ _D = DetectSettings()  # the one source of the defaults
 from lidscope.threads import THREADS_HELP, limit_threads
 from rich.markup import escape
 
-from ._console import json_option
+from ._console import json_option, offline_option, set_offline
 
 
 def _named(specs: list[str]) -> dict[str, str]:
@@ -73,7 +73,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("detect")
     def detect_cmd(
-        model: str = typer.Argument(..., help="The model to audit: local model folder, .gguf file or bundled name."),
+        model: str = typer.Argument(..., help="The model to audit: Hugging Face hub id (org/name; the hub cache "
+                                                     "first), local model folder, .gguf file or bundled name."),
         candidate: list[str] = typer.Option(..., "--candidate", "-c",
                                             help="Candidate text set, NAME=SPEC or SPEC (data spec: chitchat:test, a "
                                                  ".txt/.jsonl/.csv/.parquet file, PATH:SPLIT); repeat for several."),
@@ -100,6 +101,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Check the models, text sets and settings, print "
                                                               "the plan and an estimated time, and stop."),
         json_out: bool = json_option(),
+        offline: bool = offline_option(),
     ) -> None:
         """Which of these text sets was MODEL trained on? LID shift against the base and the reference, with
         intervals, a verdict and its error rate per set, and a membership score per text; loss, zlib, Min-K%,
@@ -113,6 +115,8 @@ def register(app: typer.Typer) -> None:
 
         from lidscope.extract.models import quiet_transformers
 
+        if offline:
+            set_offline()
         quiet_transformers()
         limit_threads(threads)
         console = make_console(stderr=json_out)
