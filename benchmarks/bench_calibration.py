@@ -394,50 +394,43 @@ def _save_copy(out: Path) -> Path:
 
 def part_pairednull(s: dict, out: Path, trials: int, jsonl: Path, command: str) -> dict:
     """``trials`` compare calls per null pair (same model under two names; model vs saved-and-reloaded copy)."""
-    import subprocess
-
     from lidscope.measure import compare
     from lidscope.settings import COMPARE_N_REPLICATES
 
     copy = _save_copy(out / "minilm-copy")
     pairs = {"two names": (["minilm", "minilm"], ["minilm-a", "minilm-b"]),
              "saved and reloaded": (["minilm", str(copy)], ["minilm", "minilm-copy"])}
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    meta = run_meta(command, data=DATA, M=s["M"], N=s["N"], L=s["L"], replicates=COMPARE_N_REPLICATES, pool=POOL)
     rows, summary = [], {}
-    with jsonl.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"meta": {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                             time.gmtime()), "load": os.getloadavg()[0], "data": DATA, "M": s["M"], "N": s["N"],
-                             "L": s["L"], "replicates": COMPARE_N_REPLICATES, "pool": POOL}}) + "\n")
-        for null, (models, names) in pairs.items():
-            hits, same = [], []
-            for t in range(trials):
-                t0 = time.perf_counter()
-                load0 = os.getloadavg()[0]
-                cr = compare(models, [DATA], model_names=names, n_sequences=s["M"], n_points=s["N"],
-                             n_neighbors=s["L"], seed=t + 1, data_seed=t + 1, figures=False, use_cache=False)
-                (label, res), = cr.results.items()
-                a, b = (res[n] for n in names)
-                c = cr.comparisons[label][names[1]]
-                ra = [x["means"][LAYER] for x in a.summary["replicates"]]
-                rb = [x["means"][LAYER] for x in b.summary["replicates"]]
-                diffs = [y - x for x, y in zip(ra, rb)]
-                row = {"null": null, "trial": t, "seed": t + 1, "base_means": ra, "other_means": rb,
-                       "differences": diffs, "max_abs_difference": max(abs(d) for d in diffs),
-                       "change": c.difference.estimate, "low": c.difference.low, "high": c.difference.high,
-                       "method": c.method, "contains_0": bool(c.difference.low <= 0.0 <= c.difference.high),
-                       "verdict": c.verdict, "seconds": time.perf_counter() - t0,
-                       "load": [load0, os.getloadavg()[0]]}
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
-                print(f"{null} trial {t}: change {row['change']:+.3g} [{row['low']:+.3g}, {row['high']:+.3g}] "
-                      f"{row['verdict']}; max |d| {row['max_abs_difference']:.3g}; {row['seconds']:.1f} s", flush=True)
-                hits.append(row["contains_0"])
-                same.append(row["max_abs_difference"] == 0.0)
-                rows.append(row)
-            summary[null] = {**_coverage(hits), "identical_clouds": int(sum(same)),
-                             "verdicts": {v: sum(r["verdict"] == v for r in rows if r["null"] == null)
-                                          for v in {r["verdict"] for r in rows}}}
+    # rows are rewritten (atomically, strict JSON: rawdata.write_rows) after every trial, so a stopped run keeps them
+    for null, (models, names) in pairs.items():
+        hits, same = [], []
+        for t in range(trials):
+            t0 = time.perf_counter()
+            load0 = os.getloadavg()[0]
+            cr = compare(models, [DATA], model_names=names, n_sequences=s["M"], n_points=s["N"],
+                         n_neighbors=s["L"], seed=t + 1, data_seed=t + 1, figures=False, use_cache=False)
+            (label, res), = cr.results.items()
+            a, b = (res[n] for n in names)
+            c = cr.comparisons[label][names[1]]
+            ra = [x["means"][LAYER] for x in a.summary["replicates"]]
+            rb = [x["means"][LAYER] for x in b.summary["replicates"]]
+            diffs = [y - x for x, y in zip(ra, rb)]
+            row = {"null": null, "trial": t, "seed": t + 1, "base_means": ra, "other_means": rb,
+                   "differences": diffs, "max_abs_difference": max(abs(d) for d in diffs),
+                   "change": c.difference.estimate, "low": c.difference.low, "high": c.difference.high,
+                   "method": c.method, "contains_0": bool(c.difference.low <= 0.0 <= c.difference.high),
+                   "verdict": c.verdict, "seconds": time.perf_counter() - t0,
+                   "load": [load0, os.getloadavg()[0]]}
+            rows.append(row)
+            write_rows(jsonl.resolve(), rows, meta=meta)  # a path as given (rawdata reads names under its data folder)
+            print(f"{null} trial {t}: change {row['change']:+.3g} [{row['low']:+.3g}, {row['high']:+.3g}] "
+                  f"{row['verdict']}; max |d| {row['max_abs_difference']:.3g}; {row['seconds']:.1f} s", flush=True)
+            hits.append(row["contains_0"])
+            same.append(row["max_abs_difference"] == 0.0)
+        summary[null] = {**_coverage(hits), "identical_clouds": int(sum(same)),
+                         "verdicts": {v: sum(r["verdict"] == v for r in rows if r["null"] == null)
+                                      for v in {r["verdict"] for r in rows}}}
     summary["all"] = _coverage([r["contains_0"] for r in rows])
     return summary
 
