@@ -146,3 +146,43 @@ def test_fuzz_any_finite_cloud_is_measured_or_refused(spec):
             return
     if ref is not None and kind in ("normal", "lowrank"):  # no exact distance ties: the same lists
         np.testing.assert_allclose(got.values, ref.values, rtol=1e-9, equal_nan=True)
+
+
+def _cloud(n, d, seed):
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(st.integers(8, 60), st.integers(1, 6), st.integers(-1000, 1000), st.integers(0, 2**32 - 1),
+       st.sampled_from(["numba", "torch"]))
+def test_fuzz_kneighbors_equals_brute_force_at_any_scale(n, d, power, seed, backend):
+    base = _cloud(n, d, seed)
+    Y = np.ldexp(base, power)
+    k = min(5, n - 1)
+    try:
+        nb = lidscope.kneighbors(Y, n_neighbors=k, backend=backend)
+    except LIDInputError:  # only where float64 cannot hold the distances in the input's units
+        sq = ((base[:, None, :] - base[None, :, :]) ** 2).sum(-1)
+        pos = np.sqrt(sq[sq > 0])
+        assert np.ldexp(pos.max(), power) > 1e307 or np.ldexp(pos.min(), power) < 1e-307
+        return
+    sq = ((base[:, None, :] - base[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(sq, np.inf)
+    order = np.argsort(sq, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(nb.indices, order)
+    np.testing.assert_allclose(nb.distances, np.ldexp(np.sqrt(np.take_along_axis(sq, order, 1)), power),
+                               rtol=1e-12)
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(st.integers(30, 80), st.integers(2, 6), st.integers(-900, 900), st.integers(0, 2**32 - 1),
+       st.sampled_from(["twonn", "mle", "lpca"]))
+def test_fuzz_every_estimator_gives_the_scale_1_answer(n, d, power, seed, estimator):
+    base = _cloud(n, d, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lidscope.local_dimensions(base, n_neighbors=10, estimator=estimator)
+        got = lidscope.local_dimensions(np.ldexp(base, power), n_neighbors=10, estimator=estimator)
+    np.testing.assert_allclose(got.values, ref.values, rtol=1e-9, equal_nan=True)
